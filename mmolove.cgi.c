@@ -1,0 +1,47 @@
+/*
+ * mmolove.cgi: MMOLove's vote callback for game-server owners.
+ *
+ * This file only picks the mode.  Started by a web server (a CGI
+ * meta-variable in the environment, or a FastCGI listening socket on
+ * standard input) it serves requests and ignores its arguments: Apache
+ * turns a query string without '=' into argv.  Otherwise it is the
+ * command-line tool.  Everything else lives in src/, one concern a file.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "src/cli.h"
+#include "src/fastcgi.h"
+#include "src/request.h"
+
+static int
+serve_cgi(void)
+{
+	struct request_io io;
+	struct server srv;
+
+	server_init(&srv);
+	request_io_cgi(&io);
+	request_handle(&srv, &io);
+	server_free(&srv);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	/* A web server may hand us these ignored; we need both defaults
+	 * back: SIGCHLD to reap the grant, SIGPIPE ignored so a vanished
+	 * client cannot kill us between the grant and the log line. */
+	(void)signal(SIGCHLD, SIG_DFL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)umask(027);
+
+	if (fastcgi_listening())
+		return fastcgi_serve();
+	if (getenv("GATEWAY_INTERFACE") != NULL ||
+	    getenv("REQUEST_METHOD") != NULL)
+		return serve_cgi();
+	return cli_main(argc, argv);
+}

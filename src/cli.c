@@ -1,0 +1,358 @@
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "ledger.h"
+#include "legacy.h"
+#include "queue.h"
+#include "secret.h"
+#include "signature.h"
+#include "text.h"
+
+#ifndef MMOLOVE_VERSION
+#define MMOLOVE_VERSION "0.0.0"
+#endif
+
+static const char usage[] =
+"usage: mmolove.cgi --sign [--t UNIX] < body\n"
+"       mmolove.cgi --sign-legacy USERNAME [TS]\n"
+"       mmolove.cgi --verify 'X-MMOLove-Signature value' < body\n"
+"       mmolove.cgi --check\n"
+"       mmolove.cgi --drain\n"
+"       mmolove.cgi --help | --version\n"
+"\n"
+"Run by a web server (CGI or FastCGI), mmolove.cgi verifies MMOLove's\n"
+"signed vote callbacks and runs the configured grant program at most once\n"
+"per vote.  From a shell, it signs test deliveries, verifies captured\n"
+"ones, checks the configuration and runs queued grants.\n"
+"\n"
+"Configuration: the file in MMOLOVE_CONFIG, else " MMOLOVE_DEFAULT_CONFIG
+"\n(MMOLOVE_<KEY> environment variables override its keys).\n";
+
+struct setup {
+	struct config	 cfg;
+	struct secret_set secrets;
+};
+
+static int
+load(struct setup *s, int want_secrets)
+{
+	char why[320];
+
+	if (config_load(&s->cfg, why, sizeof(why)) == -1 ||
+	    (want_secrets && secret_load(&s->secrets, s->cfg.secret_file, why,
+	    sizeof(why)) == -1)) {
+		(void)fprintf(stderr, "mmolove.cgi: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads all of stdin into buf (bounded); returns the length or -1. */
+static ssize_t
+read_stdin(char *buf, size_t cap)
+{
+	size_t have = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(STDIN_FILENO, buf + have, cap - have);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			(void)fprintf(stderr, "mmolove.cgi: reading stdin: %s\n",
+			    strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return (ssize_t)have;
+		have += (size_t)n;
+		if (have == cap) {
+			(void)fprintf(stderr, "mmolove.cgi: body over %zu "
+			    "bytes\n", cap - 1);
+			return -1;
+		}
+	}
+}
+
+static int
+parse_time_arg(const char *arg, long long *t)
+{
+	if (parse_unix_time(arg, strlen(arg), t) == -1) {
+		(void)fprintf(stderr, "mmolove.cgi: not a unix time: %s\n", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_sign(int argc, char *argv[])
+{
+	static char body[CONFIG_MAX_BODY_LIMIT + 1];
+	struct setup s;
+	char header[128];
+	long long t = (long long)time(NULL);
+	ssize_t len;
+	int rc = 1;
+
+	if (argc == 4 && strcmp(argv[2], "--t") == 0) {
+		if (parse_time_arg(argv[3], &t) == -1)
+			return 2;
+	} else if (argc != 2) {
+		(void)fputs(usage, stderr);
+		return 2;
+	}
+	if (load(&s, 1) == -1)
+		return 1;
+	if ((len = read_stdin(body, sizeof(body))) != -1) {
+		signature_sign(&s.secrets.keys[0], t, body, (size_t)len,
+		    header, sizeof(header));
+		(void)printf("%s\n", header);
+		rc = 0;
+	}
+	secret_wipe(&s.secrets);
+	return rc;
+}
+
+static int
+cmd_sign_legacy(int argc, char *argv[])
+{
+	struct setup s;
+	char query[4 * EVENT_NAME_MAX + 128];
+	long long ts = (long long)time(NULL);
+	const char *problem;
+	int rc = 1;
+
+	if (argc != 3 && argc != 4) {
+		(void)fputs(usage, stderr);
+		return 2;
+	}
+	if (argc == 4 && parse_time_arg(argv[3], &ts) == -1)
+		return 2;
+	if ((problem = name_problem((unsigned char *)argv[2], strlen(argv[2]),
+	    EVENT_NAME_MAX)) != NULL) {
+		(void)fprintf(stderr, "mmolove.cgi: username %s\n", problem);
+		return 2;
+	}
+	if (load(&s, 1) == -1)
+		return 1;
+	if (legacy_sign(&s.secrets.keys[0], argv[2], ts, query,
+	    sizeof(query)) == 0) {
+		(void)printf("%s\n", query);
+		rc = 0;
+	}
+	secret_wipe(&s.secrets);
+	return rc;
+}
+
+static int
+cmd_verify(int argc, char *argv[])
+{
+	static char body[CONFIG_MAX_BODY_LIMIT + 1];
+	struct signature_header sig;
+	struct setup s;
+	char why[96];
+	long long age;
+	ssize_t len;
+	int rc = 1;
+
+	if (argc != 3) {
+		(void)fputs(usage, stderr);
+		return 2;
+	}
+	if (signature_parse(argv[2], &sig, why, sizeof(why)) != SIGNATURE_OK) {
+		(void)printf("FAIL: garbled header: %s\n", why);
+		return 1;
+	}
+	if (load(&s, 1) == -1 ||
+	    (len = read_stdin(body, sizeof(body))) == -1)
+		return 1;
+	age = signature_age(&sig, time(NULL));
+	if (signature_check(&sig, &s.secrets, body, (size_t)len) !=
+	    SIGNATURE_OK)
+		(void)printf("FAIL: no v1 matches a configured secret over "
+		    "these %zd body bytes\n", len);
+	else {
+		(void)printf("OK: signed %lld s %s; tolerance %ld s: %s now\n",
+		    age < 0 ? -age : age, age < 0 ? "in the future" : "ago",
+		    s.cfg.tolerance, signature_fresh(age, s.cfg.tolerance) ?
+		    "it would be accepted" : "a live delivery this old would "
+		    "be refused as stale");
+		rc = 0;
+	}
+	secret_wipe(&s.secrets);
+	return rc;
+}
+
+static void
+check(int *problems, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+check(int *problems, int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)printf("%s ", ok ? "ok     " : "PROBLEM");
+	va_start(ap, fmt);
+	(void)vprintf(fmt, ap);
+	va_end(ap);
+	(void)printf("\n");
+	if (!ok)
+		(*problems)++;
+}
+
+static void
+check_secret(int *problems, const struct config *cfg)
+{
+	struct secret_set set;
+	struct stat st;
+	char why[320];
+	int from_env = getenv("MMOLOVE_CALLBACK_SECRET") != NULL;
+
+	if (secret_load(&set, cfg->secret_file, why, sizeof(why)) == -1) {
+		check(problems, 0, "secret: %s", why);
+		return;
+	}
+	check(problems, 1, "secret: %zu accepted (%s)", set.count, from_env ?
+	    "MMOLOVE_CALLBACK_SECRET" : cfg->secret_file);
+	secret_wipe(&set);
+	if (from_env)
+		return;
+	if (stat(cfg->secret_file, &st) == -1)
+		check(problems, 0, "secret_file %s: %s", cfg->secret_file,
+		    strerror(errno));
+	else
+		check(problems, (st.st_mode & S_IROTH) == 0, "secret_file %s is %s "
+		    "readable by others (mode %04o)", cfg->secret_file,
+		    (st.st_mode & S_IROTH) ? "" : "not", st.st_mode & 07777);
+}
+
+static void
+check_grant(int *problems, const struct config *cfg)
+{
+	struct stat st;
+
+	if (cfg->grant[0] == '\0') {
+		check(problems, 0, "grant: not set");
+		return;
+	}
+	if (stat(cfg->grant, &st) == -1) {
+		check(problems, 0, "grant %s: %s", cfg->grant, strerror(errno));
+		return;
+	}
+	check(problems, S_ISREG(st.st_mode) && access(cfg->grant, X_OK) == 0,
+	    "grant %s is an executable file", cfg->grant);
+	check(problems, cfg->grant[0] == '/', "grant is an absolute path");
+}
+
+static void
+check_state_dir(int *problems, const struct config *cfg)
+{
+	struct ledger l;
+	char why[320];
+	int fd;
+
+	if (ledger_open(&l, cfg->state_dir, why, sizeof(why)) == -1) {
+		check(problems, 0, "state_dir: %s", why);
+		return;
+	}
+	fd = openat(l.dirfd, ".check", O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600);
+	check(problems, fd != -1 && fsync(fd) == 0, "state_dir %s/votes is writable",
+	    cfg->state_dir);
+	if (fd != -1) {
+		(void)close(fd);
+		(void)unlinkat(l.dirfd, ".check", 0);
+	}
+	ledger_close(&l);
+}
+
+static void
+check_log(int *problems, const struct config *cfg)
+{
+	int fd;
+
+	if (cfg->log[0] == '\0') {
+		check(problems, 1, "log: standard error (the web server's error log)");
+		return;
+	}
+	fd = open(cfg->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	check(problems, fd != -1, "log %s is writable%s%s", cfg->log, fd == -1 ? ": " :
+	    "", fd == -1 ? strerror(errno) : "");
+	if (fd != -1)
+		(void)close(fd);
+}
+
+static int
+cmd_check(void)
+{
+	struct setup s;
+	int problems = 0;
+
+	if (load(&s, 0) == -1) {
+		check(&problems, 0, "configuration does not load");
+		return 1;
+	}
+	check(&problems, 1, "configuration: %s%s", s.cfg.path, s.cfg.file_found ? "" :
+	    " (not found: environment and defaults only)");
+	check_secret(&problems, &s.cfg);
+	check_grant(&problems, &s.cfg);
+	check_state_dir(&problems, &s.cfg);
+	check_log(&problems, &s.cfg);
+	if (geteuid() == 0 && !s.cfg.allow_root)
+		(void)printf("note    run as root, requests are refused (500) "
+		    "unless allow_root = yes: --check tests as the current "
+		    "user, so run it as the web server's user\n");
+	(void)printf("%s\n", problems == 0 ? "configuration OK" :
+	    "configuration has problems");
+	return problems == 0 ? 0 : 1;
+}
+
+static int
+cmd_drain(void)
+{
+	struct setup s;
+	int rc;
+
+	if (load(&s, 0) == -1)
+		return 1;
+	rc = queue_drain(&s.cfg);
+	return rc;
+}
+
+int
+cli_main(int argc, char *argv[])
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	if (strcmp(cmd, "--sign") == 0)
+		return cmd_sign(argc, argv);
+	if (strcmp(cmd, "--sign-legacy") == 0)
+		return cmd_sign_legacy(argc, argv);
+	if (strcmp(cmd, "--verify") == 0)
+		return cmd_verify(argc, argv);
+	if (strcmp(cmd, "--check") == 0 && argc == 2)
+		return cmd_check();
+	if (strcmp(cmd, "--drain") == 0 && argc == 2)
+		return cmd_drain();
+	if (strcmp(cmd, "--version") == 0 && argc == 2) {
+		(void)printf("mmolove.cgi %s\n", MMOLOVE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "--help") == 0 && argc == 2) {
+		(void)fputs(usage, stdout);
+		return 0;
+	}
+	(void)fputs(usage, stderr);
+	return 2;
+}

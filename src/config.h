@@ -1,0 +1,54 @@
+/*
+ * config: the owner's settings, read once per process.
+ *
+ * Promises: a `key = value` file (path in MMOLOVE_CONFIG, else the
+ * build-time default) is read, then every MMOLOVE_<KEY> environment
+ * variable overrides its key.  Unknown keys and malformed values are
+ * errors, so a typo never silently falls back to a default.  Nothing
+ * here reads the secret itself; see secret.h.
+ */
+#ifndef MMOLOVE_CONFIG_H
+#define MMOLOVE_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifndef MMOLOVE_DEFAULT_CONFIG
+#define MMOLOVE_DEFAULT_CONFIG "/etc/mmolove/mmolove.conf"
+#endif
+
+#define CONFIG_MAX_BODY_LIMIT (1024 * 1024)
+
+enum grant_mode {
+	GRANT_SYNC,
+	GRANT_QUEUE
+};
+
+struct config {
+	char		 path[PATH_MAX];	/* the file read, or tried */
+	bool		 file_found;
+	char		 secret_file[PATH_MAX];
+	char		 grant[PATH_MAX];
+	char		 state_dir[PATH_MAX];
+	char		 log[PATH_MAX];		/* empty: stderr */
+	long		 tolerance;
+	bool		 legacy;
+	long		 legacy_tolerance;
+	enum grant_mode	 grant_mode;
+	long		 grant_timeout;
+	size_t		 max_body;
+	long		 reward_base;
+	long		 reward_weekly;
+	long		 reward_monthly;
+	bool		 allow_root;
+};
+
+/*
+ * Fills cfg from the file and the environment.  On failure returns -1
+ * and writes a one-line reason into err; cfg then holds what was read
+ * so far, which is enough to find the log.
+ */
+int	config_load(struct config *cfg, char *err, size_t errlen);
+
+#endif

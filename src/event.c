@@ -1,0 +1,287 @@
+#include <stdio.h>
+#include <string.h>
+
+/* jsmn is a header-only library: this file holds its one instance. */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+#include "event.h"
+#include "json.h"
+#include "text.h"
+
+enum kind {
+	REQUIRED_NAME,		/* username, heart_id: 400 if not clean */
+	REQUIRED_TEXT,		/* event: 400 if not a clean string */
+	OPTIONAL_TEXT,		/* dropped and noted if not a clean string */
+	OPTIONAL_INT,		/* dropped and noted if not an integer */
+	OPTIONAL_FLAG,		/* dropped and noted if not a boolean */
+	STREAK			/* positive integer, or "no streak info" */
+};
+
+struct field {
+	const char	*key;
+	enum kind	 kind;
+	size_t		 offset;
+	size_t		 size;
+};
+
+#define AT(f) offsetof(struct event, f), sizeof(((struct event *)0)->f)
+
+static const struct field fields[] = {
+	{ "event", REQUIRED_TEXT, AT(event) },
+	{ "username", REQUIRED_NAME, AT(username) },
+	{ "heart_id", REQUIRED_NAME, AT(heart_id) },
+	{ "server_id", OPTIONAL_TEXT, AT(server_id) },
+	{ "period", OPTIONAL_TEXT, AT(period) },
+	{ "timestamp", OPTIONAL_INT, AT(timestamp) },
+	{ "streak_day", STREAK, AT(streak_day) },
+	{ "first_heart", OPTIONAL_FLAG, AT(first_heart) },
+	{ "streak_milestone", OPTIONAL_FLAG, AT(streak_milestone) },
+	{ "account_linked", OPTIONAL_FLAG, AT(account_linked) },
+	{ "monthly_streak", OPTIONAL_INT, AT(monthly_streak) },
+	{ "loyalty_level", OPTIONAL_INT, AT(loyalty_level) },
+};
+
+#define FIELD_COUNT (sizeof(fields) / sizeof(fields[0]))
+
+struct parse {
+	const char	*body;
+	struct event	*ev;
+	char		*why;
+	size_t		 whylen;
+};
+
+static void
+note(struct event *ev, const char *key, const char *what)
+{
+	size_t used = strlen(ev->note);
+
+	(void)snprintf(ev->note + used, sizeof(ev->note) - used, "%s%s %s",
+	    used > 0 ? "; " : "", key, what);
+}
+
+static const char *
+token_text(const struct parse *p, const jsmntok_t *t, size_t *len)
+{
+	*len = (size_t)(t->end - t->start);
+	return p->body + t->start;
+}
+
+/* Unescapes a string token into out (NUL-terminated); NULL or why not. */
+static const char *
+string_value(const struct parse *p, const jsmntok_t *t, char *out,
+    size_t size, size_t max)
+{
+	const char *s, *why = NULL;
+	size_t len, outlen;
+
+	if (t->type != JSMN_STRING)
+		return "is not a string";
+	s = token_text(p, t, &len);
+	/* One byte more than max, so "too long" is told apart from "fits". */
+	if (json_unescape(s, len, (unsigned char *)out, size - 1, &outlen,
+	    &why) == -1) {
+		out[0] = '\0';
+		return why;
+	}
+	out[outlen] = '\0';
+	if ((why = name_problem((unsigned char *)out, outlen, max)) != NULL)
+		out[0] = '\0';
+	return why;
+}
+
+/* A JSON integer literal: no fraction, no exponent, at most 15 digits. */
+static int
+integer_value(const struct parse *p, const jsmntok_t *t, long long *out)
+{
+	const char *s;
+	size_t len, i = 0;
+	long long n = 0;
+	int neg = 0;
+
+	if (t->type != JSMN_PRIMITIVE)
+		return -1;
+	s = token_text(p, t, &len);
+	if (len > 0 && s[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	if (i == len || len - i > 15)
+		return -1;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		n = n * 10 + (s[i] - '0');
+	}
+	*out = neg ? -n : n;
+	return 0;
+}
+
+static void
+streak_value(const struct parse *p, const jsmntok_t *t, long long *streak)
+{
+	size_t len;
+	const char *s = token_text(p, t, &len);
+	long long n;
+
+	*streak = 0;
+	if (t->type == JSMN_PRIMITIVE && len == 4 && memcmp(s, "null", 4) == 0)
+		note(p->ev, "streak_day", "is null: no streak bonus");
+	else if (integer_value(p, t, &n) == -1)
+		note(p->ev, "streak_day", t->type == JSMN_STRING ?
+		    "is a string, not an integer: no streak bonus" :
+		    "is not an integer: no streak bonus");
+	else if (n <= 0)
+		note(p->ev, "streak_day", "is not positive: no streak bonus");
+	else
+		*streak = n;
+}
+
+static void
+flag_value(const struct parse *p, const jsmntok_t *t, const char *key,
+    enum flag *flag)
+{
+	size_t len;
+	const char *s = token_text(p, t, &len);
+
+	if (t->type == JSMN_PRIMITIVE && len == 4 && memcmp(s, "true", 4) == 0)
+		*flag = FLAG_TRUE;
+	else if (t->type == JSMN_PRIMITIVE && len == 5 &&
+	    memcmp(s, "false", 5) == 0)
+		*flag = FLAG_FALSE;
+	else
+		note(p->ev, key, "is not a boolean: dropped");
+}
+
+static int
+field_value(struct parse *p, const struct field *f, const jsmntok_t *t)
+{
+	char *at = (char *)p->ev + f->offset;
+	const char *why;
+	long long n;
+
+	switch (f->kind) {
+	case REQUIRED_NAME:
+	case REQUIRED_TEXT:
+		why = string_value(p, t, at, f->size, f->kind == REQUIRED_NAME ?
+		    EVENT_NAME_MAX : EVENT_FIELD_MAX);
+		if (why != NULL) {
+			(void)snprintf(p->why, p->whylen, "%s %s", f->key, why);
+			return -1;
+		}
+		return 0;
+	case OPTIONAL_TEXT:
+		if ((why = string_value(p, t, at, f->size, EVENT_FIELD_MAX)) !=
+		    NULL)
+			note(p->ev, f->key, "dropped: it is not a clean string");
+		return 0;
+	case OPTIONAL_INT:
+		if (integer_value(p, t, &n) == -1)
+			note(p->ev, f->key, "is not an integer: dropped");
+		else
+			(void)snprintf(at, f->size, "%lld", n);
+		return 0;
+	case OPTIONAL_FLAG:
+		flag_value(p, t, f->key, (enum flag *)(void *)at);
+		return 0;
+	case STREAK:
+		streak_value(p, t, (long long *)(void *)at);
+		return 0;
+	}
+	return -1;
+}
+
+/* Index of the known field a key names, or -1 if it names none. */
+static int
+field_index(const struct parse *p, const jsmntok_t *key)
+{
+	char name[32];
+	const char *why;
+	size_t len, outlen, i;
+	const char *s = token_text(p, key, &len);
+
+	if (json_unescape(s, len, (unsigned char *)name, sizeof(name) - 1,
+	    &outlen, &why) == -1)
+		return -1;
+	name[outlen] = '\0';
+	for (i = 0; i < FIELD_COUNT; i++)
+		if (strlen(fields[i].key) == outlen &&
+		    memcmp(fields[i].key, name, outlen) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Index of the token after t and everything nested inside it. */
+static int
+token_skip(const jsmntok_t *tok, int count, int i)
+{
+	int end = tok[i].end;
+
+	for (i++; i < count && tok[i].start < end; i++)
+		;
+	return i;
+}
+
+static int
+event_fields(struct parse *p, const jsmntok_t *tok, int count)
+{
+	unsigned seen = 0;
+	size_t i;
+	int k, f;
+
+	for (k = 1; k < count; k = token_skip(tok, count, k + 1)) {
+		if (k + 1 >= count)
+			break;
+		if ((f = field_index(p, &tok[k])) == -1)
+			continue;
+		if (seen & 1u << f) {
+			(void)snprintf(p->why, p->whylen, "%s appears twice",
+			    fields[f].key);
+			return -1;
+		}
+		seen |= 1u << f;
+		if (field_value(p, &fields[f], &tok[k + 1]) == -1)
+			return -1;
+	}
+	for (i = 0; i < FIELD_COUNT; i++)
+		if ((fields[i].kind == REQUIRED_NAME ||
+		    fields[i].kind == REQUIRED_TEXT) && !(seen & 1u << i)) {
+			(void)snprintf(p->why, p->whylen, "%s is missing",
+			    fields[i].key);
+			return -1;
+		}
+	return 0;
+}
+
+int
+event_parse(const char *body, size_t len, struct event *ev, char *why,
+    size_t whylen)
+{
+	struct parse p = { body, ev, why, whylen };
+	jsmntok_t tok[EVENT_TOKENS_MAX];
+	jsmn_parser parser;
+	const char *problem;
+	int count;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->first_heart = ev->streak_milestone = ev->account_linked =
+	    FLAG_ABSENT;
+	if (json_validate(body, len, &problem) == -1) {
+		(void)snprintf(why, whylen, "body is not one JSON object: %s",
+		    problem);
+		return -1;
+	}
+	jsmn_init(&parser);
+	count = jsmn_parse(&parser, body, len, tok, EVENT_TOKENS_MAX);
+	if (count == JSMN_ERROR_NOMEM) {
+		(void)snprintf(why, whylen, "body has more than %d JSON tokens",
+		    EVENT_TOKENS_MAX);
+		return -1;
+	}
+	if (count < 1 || tok[0].type != JSMN_OBJECT) {
+		(void)snprintf(why, whylen, "body is not one JSON object");
+		return -1;
+	}
+	return event_fields(&p, tok, count);
+}

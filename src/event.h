@@ -1,0 +1,52 @@
+/*
+ * event: the fields of a signed POST body.
+ *
+ * Promises: the body must be exactly one JSON object (json.h); known
+ * keys may appear once, unknown keys are ignored; strings are unescaped
+ * into bounded buffers.  `event`, `username` and `heart_id` are required;
+ * username and heart_id are clean names (text.h's name_problem).  The
+ * optional fields never make a vote invalid: a field of the wrong type
+ * is dropped and noted.  Only called on a body whose signature holds.
+ */
+#ifndef MMOLOVE_EVENT_H
+#define MMOLOVE_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define EVENT_NAME_MAX		128	/* username, heart_id: SPEC's bound */
+#define EVENT_FIELD_MAX		128	/* server_id, period, event name */
+#define EVENT_INT_TEXT		24
+#define EVENT_TOKENS_MAX	512
+#define EVENT_NOTE_MAX		160
+
+enum flag {
+	FLAG_ABSENT = -1,
+	FLAG_FALSE = 0,
+	FLAG_TRUE = 1
+};
+
+struct event {
+	char		 event[EVENT_FIELD_MAX + 1];
+	char		 username[EVENT_NAME_MAX + 1];
+	char		 heart_id[EVENT_NAME_MAX + 1];
+	char		 server_id[EVENT_FIELD_MAX + 1];
+	char		 period[EVENT_FIELD_MAX + 1];
+	char		 timestamp[EVENT_INT_TEXT];
+	long long	 streak_day;		/* > 0, or 0: no streak info */
+	enum flag	 first_heart;
+	enum flag	 streak_milestone;
+	enum flag	 account_linked;
+	char		 monthly_streak[EVENT_INT_TEXT];
+	char		 loyalty_level[EVENT_INT_TEXT];
+	char		 note[EVENT_NOTE_MAX];	/* oddities worth logging */
+};
+
+/*
+ * Parses body into ev.  Returns 0, or -1 with a one-line reason in why
+ * (the 400 case).  Fields read before an error stay in ev for the log.
+ */
+int	event_parse(const char *body, size_t len, struct event *ev,
+	    char *why, size_t whylen);
+
+#endif

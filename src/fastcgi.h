@@ -1,0 +1,21 @@
+/*
+ * fastcgi: the FastCGI responder, with libfcgi.
+ *
+ * Promises: configuration and secrets are read once, at start; each
+ * request is served from its own parameters and streams only (nothing
+ * of one request reaches the next, and no request parameter overrides
+ * the configuration); SIGTERM lets the request in hand finish, then the
+ * worker exits.
+ */
+#ifndef MMOLOVE_FASTCGI_H
+#define MMOLOVE_FASTCGI_H
+
+#include <stdbool.h>
+
+/* True if standard input is a listening socket (spawn-fcgi and kin). */
+bool	fastcgi_listening(void);
+
+/* Serves requests until SIGTERM or the listening socket fails. */
+int	fastcgi_serve(void);
+
+#endif

@@ -1,0 +1,313 @@
+#include <string.h>
+
+#include "json.h"
+
+struct scan {
+	const char	*s;
+	size_t		 len;
+	size_t		 pos;
+	const char	*why;
+};
+
+static int	scan_value(struct scan *, unsigned depth);
+
+static int
+fail(struct scan *sc, const char *why)
+{
+	if (sc->why == NULL)
+		sc->why = why;
+	return -1;
+}
+
+static void
+skip_space(struct scan *sc)
+{
+	while (sc->pos < sc->len && (sc->s[sc->pos] == ' ' ||
+	    sc->s[sc->pos] == '\t' || sc->s[sc->pos] == '\n' ||
+	    sc->s[sc->pos] == '\r'))
+		sc->pos++;
+}
+
+static int
+peek(struct scan *sc)
+{
+	return sc->pos < sc->len ? (unsigned char)sc->s[sc->pos] : -1;
+}
+
+static int
+is_hex(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+static int
+scan_string(struct scan *sc)
+{
+	int c, i;
+
+	sc->pos++;	/* opening quote */
+	while ((c = peek(sc)) != '"') {
+		if (c == -1)
+			return fail(sc, "unterminated string");
+		if (c < 0x20)
+			return fail(sc, "raw control character in a string");
+		sc->pos++;
+		if (c != '\\')
+			continue;
+		c = peek(sc);
+		sc->pos++;
+		if (c == 'u') {
+			for (i = 0; i < 4; i++, sc->pos++)
+				if (!is_hex(peek(sc)))
+					return fail(sc, "bad \\u escape");
+		} else if (c == -1 || strchr("\"\\/bfnrt", c) == NULL)
+			return fail(sc, "bad escape");
+	}
+	sc->pos++;
+	return 0;
+}
+
+static int
+scan_digits(struct scan *sc)
+{
+	size_t start = sc->pos;
+
+	while (peek(sc) >= '0' && peek(sc) <= '9')
+		sc->pos++;
+	return sc->pos > start ? 0 : fail(sc, "bad number");
+}
+
+static int
+scan_number(struct scan *sc)
+{
+	if (peek(sc) == '-')
+		sc->pos++;
+	if (peek(sc) == '0')
+		sc->pos++;
+	else if (scan_digits(sc) == -1)
+		return -1;
+	if (peek(sc) == '.') {
+		sc->pos++;
+		if (scan_digits(sc) == -1)
+			return -1;
+	}
+	if (peek(sc) == 'e' || peek(sc) == 'E') {
+		sc->pos++;
+		if (peek(sc) == '+' || peek(sc) == '-')
+			sc->pos++;
+		if (scan_digits(sc) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+scan_literal(struct scan *sc, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (sc->len - sc->pos < n || memcmp(sc->s + sc->pos, word, n) != 0)
+		return fail(sc, "unexpected character");
+	sc->pos += n;
+	return 0;
+}
+
+/* Members or elements up to the closing bracket, comma-separated. */
+static int
+scan_container(struct scan *sc, unsigned depth, int close)
+{
+	if (depth >= JSON_DEPTH_MAX)
+		return fail(sc, "nested too deeply");
+	sc->pos++;
+	skip_space(sc);
+	if (peek(sc) == close) {
+		sc->pos++;
+		return 0;
+	}
+	for (;;) {
+		skip_space(sc);
+		if (close == '}') {
+			if (peek(sc) != '"')
+				return fail(sc, "object key is not a string");
+			if (scan_string(sc) == -1)
+				return -1;
+			skip_space(sc);
+			if (peek(sc) != ':')
+				return fail(sc, "missing ':' after a key");
+			sc->pos++;
+		}
+		if (scan_value(sc, depth + 1) == -1)
+			return -1;
+		skip_space(sc);
+		if (peek(sc) == close) {
+			sc->pos++;
+			return 0;
+		}
+		if (peek(sc) != ',')
+			return fail(sc, "missing ',' or closing bracket");
+		sc->pos++;
+	}
+}
+
+static int
+scan_value(struct scan *sc, unsigned depth)
+{
+	int c;
+
+	skip_space(sc);
+	c = peek(sc);
+	if (c == '{')
+		return scan_container(sc, depth, '}');
+	if (c == '[')
+		return scan_container(sc, depth, ']');
+	if (c == '"')
+		return scan_string(sc);
+	if (c == '-' || (c >= '0' && c <= '9'))
+		return scan_number(sc);
+	if (c == 't')
+		return scan_literal(sc, "true");
+	if (c == 'f')
+		return scan_literal(sc, "false");
+	if (c == 'n')
+		return scan_literal(sc, "null");
+	return fail(sc, c == -1 ? "empty" : "unexpected character");
+}
+
+int
+json_validate(const char *s, size_t len, const char **why)
+{
+	struct scan sc = { s, len, 0, NULL };
+
+	skip_space(&sc);
+	if (peek(&sc) != '{') {
+		*why = "not a JSON object";
+		return -1;
+	}
+	if (scan_value(&sc, 0) == -1) {
+		*why = sc.why;
+		return -1;
+	}
+	skip_space(&sc);
+	if (sc.pos != len) {
+		*why = "text after the JSON object";
+		return -1;
+	}
+	return 0;
+}
+
+static long
+hex4(const char *s)
+{
+	long v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		v <<= 4;
+		if (s[i] >= '0' && s[i] <= '9')
+			v |= s[i] - '0';
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			v |= s[i] - 'a' + 10;
+		else if (s[i] >= 'A' && s[i] <= 'F')
+			v |= s[i] - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+static size_t
+utf8_put(unsigned long cp, unsigned char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | cp >> 6);
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | cp >> 12);
+		out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (unsigned char)(0xf0 | cp >> 18);
+	out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Reads \uXXXX (and its low half, if a high surrogate) at s[*i]. */
+static long
+unicode_escape(const char *s, size_t len, size_t *i)
+{
+	long hi, lo;
+
+	if (len - *i < 4 || (hi = hex4(s + *i)) < 0)
+		return -1;
+	*i += 4;
+	if (hi >= 0xdc00 && hi <= 0xdfff)
+		return -1;
+	if (hi < 0xd800 || hi > 0xdbff)
+		return hi;
+	if (len - *i < 6 || s[*i] != '\\' || s[*i + 1] != 'u' ||
+	    (lo = hex4(s + *i + 2)) < 0xdc00 || lo > 0xdfff)
+		return -1;
+	*i += 6;
+	return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+}
+
+static int
+simple_escape(char c, unsigned char *out)
+{
+	static const char from[] = "\"\\/bfnrt";
+	static const char to[] = "\"\\/\b\f\n\r\t";
+	const char *p;
+
+	if (c == '\0' || (p = strchr(from, c)) == NULL)
+		return -1;
+	*out = (unsigned char)to[p - from];
+	return 0;
+}
+
+int
+json_unescape(const char *s, size_t len, unsigned char *out, size_t cap,
+    size_t *outlen, const char **why)
+{
+	unsigned char buf[4];
+	size_t i = 0, n, used = 0;
+	long cp;
+
+	while (i < len) {
+		if (s[i] != '\\') {
+			buf[0] = (unsigned char)s[i++];
+			n = 1;
+		} else if (i + 1 < len && s[i + 1] == 'u') {
+			i += 2;
+			if ((cp = unicode_escape(s, len, &i)) < 0) {
+				*why = "a bad or lone-surrogate \\u escape";
+				return -1;
+			}
+			n = utf8_put((unsigned long)cp, buf);
+		} else {
+			if (i + 1 >= len || simple_escape(s[i + 1], buf) == -1) {
+				*why = "a bad escape";
+				return -1;
+			}
+			i += 2;
+			n = 1;
+		}
+		if (cap - used < n) {
+			*why = "is too long";
+			return -1;
+		}
+		memcpy(out + used, buf, n);
+		used += n;
+	}
+	*outlen = used;
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * legacy: the GET ?username=&ts=&sig= callback, for owners who turned
+ * on MMOLove's legacy mode.
+ *
+ * Promises: QUERY_STRING is parsed strictly (%XX and + decoded; a bad
+ * escape, a repeated or missing username/ts, a decoded control
+ * character, invalid UTF-8 or an over-long name is an error; unknown
+ * parameters are ignored); sig = HMAC-SHA256(secret, username "|" ts)
+ * over the decoded username, compared in constant time against every
+ * secret.  The vote's key is the pair (username, ts); the grant sees
+ * legacy-<ts>-<first 16 hex of SHA-256(username)> as its heart_id.
+ */
+#ifndef MMOLOVE_LEGACY_H
+#define MMOLOVE_LEGACY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "digest.h"
+#include "event.h"
+#include "secret.h"
+#include "signature.h"
+
+struct legacy_query {
+	char		 username[EVENT_NAME_MAX + 1];
+	char		 ts_text[UNIX_TIME_DIGITS_MAX + 1];
+	long long	 ts;
+	bool		 has_sig;
+	unsigned char	 sig[DIGEST_LEN];
+};
+
+enum legacy_result {
+	LEGACY_OK,
+	LEGACY_BAD_QUERY,	/* 400 */
+	LEGACY_NO_SIG,		/* 401 */
+	LEGACY_BAD_SIG		/* 401: malformed, or no secret matches */
+};
+
+enum legacy_result legacy_parse(const char *query, struct legacy_query *q,
+	    char *why, size_t whylen);
+enum legacy_result legacy_check(const struct legacy_query *q,
+	    const struct secret_set *secrets);
+
+/* legacy-<ts>-<16 hex>; out holds at least 48 bytes. */
+void	legacy_heart_id(const struct legacy_query *q, char *out, size_t len);
+
+/* "username=<encoded>&ts=<ts>&sig=<hex>" signed with key. */
+int	legacy_sign(const struct hmac_key *key, const char *username,
+	    long long ts, char *out, size_t len);
+
+#endif

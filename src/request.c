@@ -1,0 +1,458 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "grant.h"
+#include "legacy.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "reward.h"
+#include "signature.h"
+
+#define TEST_EVENT	"heart.test"
+#define COUNTED_EVENT	"heart.counted"
+#define CLAIM_GRACE_MS	5000	/* beyond grant_timeout, for the holder */
+
+struct request {
+	const struct server	*srv;
+	const struct request_io	*io;
+	long long		 started_ms;
+	int			 status;
+	const char		*allow;
+	const char		*answer;
+	struct log_entry	 log;
+	struct vote		 vote;
+	struct grant_result	 grant;
+};
+
+static long long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets the answer; the reason, if any, was already put in the log. */
+static void
+finish(struct request *rq, int status, const char *outcome,
+    const char *answer)
+{
+	rq->status = status;
+	rq->log.outcome = outcome;
+	rq->answer = answer;
+}
+
+static void
+fail(struct request *rq, int status, const char *outcome, const char *answer,
+    const char *why)
+{
+	log_reason(&rq->log, "%s", why);
+	finish(rq, status, outcome, answer);
+}
+
+static void
+fail_config(struct request *rq, const char *why)
+{
+	fail(rq, 500, "config_error", "server error", why);
+}
+
+/* Reads exactly CONTENT_LENGTH bytes into the server's body buffer. */
+static int
+read_body(struct request *rq, size_t *len)
+{
+	const char *cl = rq->io->param(rq->io->ctx, "CONTENT_LENGTH");
+	size_t want, have = 0;
+	char *end;
+	unsigned long long n;
+	ssize_t got;
+
+	if (cl == NULL || *cl == '\0') {
+		fail(rq, 411, "length_required", "length required",
+		    "POST without CONTENT_LENGTH");
+		return -1;
+	}
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	if (cl[0] < '0' || cl[0] > '9' || *end != '\0' || errno != 0) {
+		fail(rq, 400, "bad_request", "bad request",
+		    "CONTENT_LENGTH is not a number");
+		return -1;
+	}
+	if (n > rq->srv->cfg.max_body) {
+		log_reason(&rq->log, "body of %llu bytes is over max_body %zu",
+		    n, rq->srv->cfg.max_body);
+		finish(rq, 413, "too_large", "payload too large");
+		return -1;
+	}
+	want = (size_t)n;
+	while (have < want) {
+		got = rq->io->read(rq->io->ctx, rq->srv->body + have,
+		    want - have);
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+	}
+	if (have < want) {
+		log_reason(&rq->log, "body ended after %zu of the %zu bytes "
+		    "CONTENT_LENGTH announced", have, want);
+		finish(rq, 400, "bad_request", "bad request");
+		return -1;
+	}
+	rq->srv->body[want] = '\0';
+	*len = want;
+	return 0;
+}
+
+static int
+verify_post(struct request *rq, size_t len)
+{
+	const char *header = rq->io->param(rq->io->ctx,
+	    "HTTP_X_MMOLOVE_SIGNATURE");
+	struct signature_header sig;
+	char why[96];
+	long long age;
+
+	switch (signature_parse(header, &sig, why, sizeof(why))) {
+	case SIGNATURE_MISSING:
+		fail(rq, 401, "unauthorized", "unauthorized",
+		    "no X-MMOLove-Signature header");
+		return -1;
+	case SIGNATURE_GARBLED:
+		log_reason(&rq->log, "garbled X-MMOLove-Signature: %s", why);
+		finish(rq, 401, "unauthorized", "unauthorized");
+		return -1;
+	default:
+		break;
+	}
+	if (signature_check(&sig, &rq->srv->secrets, rq->srv->body, len) !=
+	    SIGNATURE_OK) {
+		fail(rq, 401, "unauthorized", "unauthorized", "no v1 matches "
+		    "a configured secret (wrong secret, or body altered)");
+		return -1;
+	}
+	age = signature_age(&sig, time(NULL));
+	if (!signature_fresh(age, rq->srv->cfg.tolerance)) {
+		log_reason(&rq->log, "signed %lld s %s, beyond tolerance %ld s",
+		    age < 0 ? -age : age, age < 0 ? "in the future" : "ago",
+		    rq->srv->cfg.tolerance);
+		finish(rq, 401, "unauthorized", "unauthorized");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+vote_from_event(struct vote *v, const struct event *ev,
+    const struct config *cfg)
+{
+	memset(v, 0, sizeof(*v));
+	v->mode = VOTE_POST;
+	(void)snprintf(v->key, sizeof(v->key), "post:%s", ev->heart_id);
+	memcpy(v->event, ev->event, sizeof(v->event));
+	memcpy(v->username, ev->username, sizeof(v->username));
+	memcpy(v->heart_id, ev->heart_id, sizeof(v->heart_id));
+	memcpy(v->server_id, ev->server_id, sizeof(v->server_id));
+	memcpy(v->period, ev->period, sizeof(v->period));
+	memcpy(v->timestamp, ev->timestamp, sizeof(v->timestamp));
+	memcpy(v->monthly_streak, ev->monthly_streak,
+	    sizeof(v->monthly_streak));
+	memcpy(v->loyalty_level, ev->loyalty_level, sizeof(v->loyalty_level));
+	v->streak_day = ev->streak_day;
+	v->first_heart = ev->first_heart;
+	v->streak_milestone = ev->streak_milestone;
+	v->account_linked = ev->account_linked;
+	v->reward = reward_for(cfg, ev->streak_day);
+}
+
+/* Records the new state; a failure after a grant is loud: it was paid. */
+static int
+record(struct request *rq, struct claim *c, enum vote_state state)
+{
+	struct ledger_record rec;
+	char why[200];
+
+	memset(&rec, 0, sizeof(rec));
+	rec.state = state;
+	rec.time = time(NULL);
+	rec.next = rec.time;
+	rec.vote = rq->vote;
+	if (ledger_write((struct ledger *)&rq->srv->ledger, c, &rec, why,
+	    sizeof(why)) == -1) {
+		log_reason(&rq->log, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+grant_logged(struct request *rq)
+{
+	rq->log.ran_grant = true;
+	rq->log.grant_exit = rq->grant.exit_code;
+	rq->log.grant_signal = rq->grant.signal;
+	rq->log.grant_output = rq->grant.output;
+	rq->log.grant_output_len = rq->grant.output_len;
+	if (rq->grant.output_truncated)
+		log_reason(&rq->log, "grant output cut at %d bytes",
+		    GRANT_OUTPUT_MAX);
+}
+
+static void
+grant_and_record(struct request *rq, struct claim *c)
+{
+	const struct config *cfg = &rq->srv->cfg;
+
+	grant_run(cfg->grant, &rq->vote, cfg->grant_timeout, &rq->grant);
+	grant_logged(rq);
+	switch (rq->grant.outcome) {
+	case GRANT_GRANTED:
+		if (record(rq, c, STATE_PAID) == -1)
+			fail(rq, 500, "unrecorded", "server error", "GRANTED "
+			    "BUT NOT RECORDED: a retry will grant again");
+		else
+			finish(rq, 200, "paid", "ok");
+		break;
+	case GRANT_REFUSED:
+		log_reason(&rq->log, "grant refused the vote for good "
+		    "(exit 65)");
+		if (record(rq, c, STATE_REFUSED) == -1)
+			finish(rq, 500, "unrecorded", "server error");
+		else
+			finish(rq, 200, "refused", "refused");
+		break;
+	case GRANT_FAILED:
+		log_reason(&rq->log, "grant failed: not paid, MMOLove will "
+		    "retry");
+		finish(rq, 502, "grant_failed", "grant failed");
+		break;
+	case GRANT_TIMED_OUT:
+		log_reason(&rq->log, "grant ran past grant_timeout %ld s: "
+		    "its process group was killed", cfg->grant_timeout);
+		finish(rq, 504, "grant_timeout", "grant timeout");
+		break;
+	case GRANT_ERROR:
+		rq->log.ran_grant = false;
+		fail_config(rq, rq->grant.error);
+		break;
+	}
+}
+
+/* claim -> grant -> record, once per vote key. */
+static void
+pay(struct request *rq)
+{
+	const struct server *srv = rq->srv;
+	struct ledger_record rec;
+	struct claim c;
+	char name[DIGEST_HEX_LEN + 1], why[200];
+
+	rq->log.reward = rq->vote.reward;
+	ledger_name(rq->vote.key, name);
+	switch (ledger_claim((struct ledger *)&srv->ledger, name,
+	    srv->cfg.grant_timeout * 1000 + CLAIM_GRACE_MS, &c, &rec, why,
+	    sizeof(why))) {
+	case CLAIM_ERROR:
+		fail_config(rq, why);
+		return;
+	case CLAIM_BUSY:
+		fail(rq, 503, "busy", "busy", "this vote's grant is still "
+		    "running in another request");
+		return;
+	case CLAIM_HELD:
+		break;
+	}
+	if (rec.state != STATE_NONE) {
+		log_reason(&rq->log, "vote already %s",
+		    ledger_state_name(rec.state));
+		rq->log.reward = 0;
+		finish(rq, 200, "duplicate", "duplicate");
+	} else if (srv->cfg.grant_mode == GRANT_QUEUE) {
+		if (record(rq, &c, STATE_QUEUED) == -1)
+			finish(rq, 500, "config_error", "server error");
+		else
+			finish(rq, 200, "queued", "ok");
+	} else
+		grant_and_record(rq, &c);
+	ledger_release(&c);
+}
+
+static void
+handle_post(struct request *rq)
+{
+	struct event ev;
+	char why[200];
+	size_t len;
+
+	rq->log.mode = "post";
+	if (read_body(rq, &len) == -1 || verify_post(rq, len) == -1)
+		return;
+	if (event_parse(rq->srv->body, len, &ev, why, sizeof(why)) == -1) {
+		fail(rq, 400, "bad_request", "bad request", why);
+		return;
+	}
+	vote_from_event(&rq->vote, &ev, &rq->srv->cfg);
+	rq->log.event = rq->vote.event;
+	rq->log.username = rq->vote.username;
+	rq->log.heart_id = rq->vote.heart_id;
+	if (ev.note[0] != '\0')
+		log_reason(&rq->log, "%s", ev.note);
+	if (strcmp(ev.event, TEST_EVENT) == 0)
+		finish(rq, 200, "test", "ok");
+	else if (strcmp(ev.event, COUNTED_EVENT) != 0)
+		fail(rq, 200, "ignored", "ignored", "not a heart.counted "
+		    "event: nothing to pay");
+	else
+		pay(rq);
+}
+
+static void
+vote_from_legacy(struct vote *v, const struct legacy_query *q,
+    const struct config *cfg)
+{
+	memset(v, 0, sizeof(*v));
+	v->mode = VOTE_LEGACY;
+	(void)snprintf(v->key, sizeof(v->key), "legacy:%s:%s", q->ts_text,
+	    q->username);
+	(void)snprintf(v->event, sizeof(v->event), "%s", COUNTED_EVENT);
+	memcpy(v->username, q->username, sizeof(v->username));
+	legacy_heart_id(q, v->heart_id, sizeof(v->heart_id));
+	memcpy(v->timestamp, q->ts_text, sizeof(q->ts_text));
+	v->first_heart = v->streak_milestone = v->account_linked =
+	    FLAG_ABSENT;
+	v->reward = cfg->reward_base;
+}
+
+static void
+handle_legacy(struct request *rq)
+{
+	struct legacy_query q;
+	char why[200];
+	long long age;
+
+	rq->log.mode = "legacy";
+	switch (legacy_parse(rq->io->param(rq->io->ctx, "QUERY_STRING"), &q,
+	    why, sizeof(why))) {
+	case LEGACY_OK:
+		break;
+	case LEGACY_BAD_QUERY:
+		fail(rq, 400, "bad_request", "bad request", why);
+		return;
+	default:
+		fail(rq, 401, "unauthorized", "unauthorized", why);
+		return;
+	}
+	rq->log.username = q.username;
+	if (legacy_check(&q, &rq->srv->secrets) != LEGACY_OK) {
+		fail(rq, 401, "unauthorized", "unauthorized", "sig matches no "
+		    "configured secret");
+		return;
+	}
+	age = (long long)time(NULL) - q.ts;
+	if (!signature_fresh(age, rq->srv->cfg.legacy_tolerance)) {
+		log_reason(&rq->log, "ts %lld s %s, beyond legacy_tolerance "
+		    "%ld s", age < 0 ? -age : age, age < 0 ? "in the future" :
+		    "old", rq->srv->cfg.legacy_tolerance);
+		finish(rq, 401, "unauthorized", "unauthorized");
+		return;
+	}
+	vote_from_legacy(&rq->vote, &q, &rq->srv->cfg);
+	rq->log.event = rq->vote.event;
+	rq->log.username = rq->vote.username;
+	rq->log.heart_id = rq->vote.heart_id;
+	pay(rq);
+}
+
+static void
+dispatch(struct request *rq)
+{
+	const struct server *srv = rq->srv;
+	const char *method = rq->io->param(rq->io->ctx, "REQUEST_METHOD");
+
+	rq->log.method = method;
+	if (srv->broken) {
+		fail_config(rq, srv->broken_why);
+		return;
+	}
+	if (geteuid() == 0 && !srv->cfg.allow_root) {
+		fail_config(rq, "refusing to serve as root (uid 0): run under "
+		    "an unprivileged user, or set allow_root = yes");
+		return;
+	}
+	if (method != NULL && strcmp(method, "POST") == 0)
+		handle_post(rq);
+	else if (method != NULL && strcmp(method, "GET") == 0 &&
+	    srv->cfg.legacy)
+		handle_legacy(rq);
+	else {
+		rq->allow = srv->cfg.legacy ? "GET, POST" : "POST";
+		log_reason(&rq->log, "method %.16s not allowed",
+		    method != NULL ? method : "(none)");
+		finish(rq, 405, "method_not_allowed", "method not allowed");
+	}
+}
+
+void
+request_handle(const struct server *srv, const struct request_io *io)
+{
+	struct request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.srv = srv;
+	rq.io = io;
+	rq.started_ms = monotonic_ms();
+	rq.log.mode = "";
+	rq.log.remote = io->param(io->ctx, "REMOTE_ADDR");
+	dispatch(&rq);
+
+	if (response_send(io, rq.status, rq.allow, rq.answer) == -1)
+		log_reason(&rq.log, "the web server did not take the answer");
+	rq.log.status = rq.status;
+	rq.log.duration_ms = monotonic_ms() - rq.started_ms;
+	if (log_write(srv->cfg.log, &rq.log) == -1 && srv->cfg.log[0] != '\0')
+		(void)log_write(NULL, &rq.log);
+}
+
+void
+server_init(struct server *srv)
+{
+	char why[sizeof(srv->broken_why)];
+
+	memset(srv, 0, sizeof(*srv));
+	srv->ledger.dirfd = -1;
+	if (config_load(&srv->cfg, why, sizeof(why)) == -1 ||
+	    secret_load(&srv->secrets, srv->cfg.secret_file, why,
+	    sizeof(why)) == -1)
+		goto broken;
+	if (srv->cfg.grant[0] == '\0') {
+		(void)snprintf(why, sizeof(why), "no grant program: set grant "
+		    "in the configuration");
+		goto broken;
+	}
+	if (ledger_open(&srv->ledger, srv->cfg.state_dir, why, sizeof(why)) ==
+	    -1)
+		goto broken;
+	if ((srv->body = malloc(srv->cfg.max_body + 1)) == NULL) {
+		(void)snprintf(why, sizeof(why), "out of memory");
+		goto broken;
+	}
+	return;
+broken:
+	srv->broken = true;
+	memcpy(srv->broken_why, why, sizeof(why));
+}
+
+void
+server_free(struct server *srv)
+{
+	secret_wipe(&srv->secrets);
+	ledger_close(&srv->ledger);
+	free(srv->body);
+	srv->body = NULL;
+}

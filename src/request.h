@@ -1,0 +1,37 @@
+/*
+ * request: one callback, start to finish.
+ *
+ * Promises: a request flows one way: read -> verify -> parse -> decide
+ * -> claim -> grant -> record -> answer, and every request, however it
+ * ends, leaves exactly one audit log line.  The grant runs only for an
+ * authentic heart.counted whose vote the ledger shows unpaid, while this
+ * process holds the vote's claim.  struct server is everything that
+ * lives longer than one request, read once at start (a FastCGI worker
+ * keeps it); nothing in it changes while requests are served.
+ */
+#ifndef MMOLOVE_REQUEST_H
+#define MMOLOVE_REQUEST_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "ledger.h"
+#include "request_io.h"
+#include "secret.h"
+
+struct server {
+	struct config	 cfg;
+	struct secret_set secrets;
+	struct ledger	 ledger;
+	bool		 broken;	/* unusable configuration: 500s */
+	char		 broken_why[320];
+	char		*body;		/* cfg.max_body + 1 bytes */
+};
+
+/* Reads configuration and secrets; a failure makes every answer a 500. */
+void	server_init(struct server *srv);
+void	server_free(struct server *srv);
+
+void	request_handle(const struct server *srv, const struct request_io *io);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * secret: the signing secrets, read once and wiped after use.
+ *
+ * Promises: MMOLOVE_CALLBACK_SECRET, when set, is the only secret and is
+ * scrubbed from the process environment as soon as it is read; otherwise
+ * every non-empty line of secret_file is one accepted secret (rotation),
+ * surrounding white space removed.  Each secret is kept as a prepared
+ * HMAC key, so the raw bytes never outlive secret_load().  Callers wipe
+ * the set with secret_wipe() when done; nothing here logs a secret.
+ */
+#ifndef MMOLOVE_SECRET_H
+#define MMOLOVE_SECRET_H
+
+#include <stddef.h>
+
+#include "digest.h"
+
+#define SECRET_MAX	8	/* lines kept from secret_file */
+#define SECRET_LEN_MAX	1024	/* bytes in one secret */
+
+struct secret_set {
+	size_t		 count;
+	struct hmac_key	 keys[SECRET_MAX];
+};
+
+/*
+ * Loads the secrets.  Returns 0, or -1 with a reason in err (never
+ * containing secret bytes).
+ */
+int	secret_load(struct secret_set *set, const char *secret_file,
+	    char *err, size_t errlen);
+void	secret_wipe(struct secret_set *set);
+
+#endif

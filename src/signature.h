@@ -1,0 +1,59 @@
+/*
+ * signature: the X-MMOLove-Signature header of a signed POST.
+ *
+ * Promises: the header is parsed as SPEC.md says (comma-separated
+ * key=value pairs, spaces around them, one `t` of decimal digits, one or
+ * more `v1` of exactly 64 lower-case hex digits, unknown keys ignored);
+ * v1 = HMAC-SHA256(secret, t "." body) over the exact body bytes, every
+ * secret against every v1, compared in constant time.  Freshness is a
+ * separate question (signature_age) so --verify can report it without
+ * holding it against a capture.
+ */
+#ifndef MMOLOVE_SIGNATURE_H
+#define MMOLOVE_SIGNATURE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "digest.h"
+#include "secret.h"
+
+#define SIGNATURE_V1_MAX	8
+#define UNIX_TIME_DIGITS_MAX	11	/* year 2286: far from overflow */
+
+struct signature_header {
+	long long	 t;
+	char		 t_text[16];	/* t as sent: the MAC covers these bytes */
+	size_t		 v1_count;
+	unsigned char	 v1[SIGNATURE_V1_MAX][DIGEST_LEN];
+};
+
+enum signature_result {
+	SIGNATURE_OK,
+	SIGNATURE_MISSING,	/* no header at all */
+	SIGNATURE_GARBLED,	/* header does not parse */
+	SIGNATURE_MISMATCH	/* parses, but no v1 matches any secret */
+};
+
+/* Parses header; on SIGNATURE_GARBLED writes why into err. */
+enum signature_result signature_parse(const char *header,
+	    struct signature_header *sig, char *err, size_t errlen);
+
+/* True if any v1 is HMAC(secret, t "." body) for any secret. */
+enum signature_result signature_check(const struct signature_header *sig,
+	    const struct secret_set *secrets, const void *body, size_t len);
+
+/* now - t, in seconds: negative for a timestamp in the future. */
+long long signature_age(const struct signature_header *sig, time_t now);
+
+/* True if age is within tolerance either way; tolerance 0 is off. */
+int	signature_fresh(long long age, long tolerance);
+
+/* Writes "t=<t>,v1=<hex>" for the first secret into out. */
+void	signature_sign(const struct hmac_key *key, long long t,
+	    const void *body, size_t len, char *out, size_t outlen);
+
+/* Parses a whole decimal unix time (digits only, bounded). */
+int	parse_unix_time(const char *s, size_t len, long long *out);
+
+#endif
