@@ -30,6 +30,8 @@ SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 
+OBJS_NOMAIN = $(OBJS)
+
 all: mmolove.cgi
 
 mmolove.cgi: mmolove.cgi.o $(OBJS)
@@ -38,8 +40,60 @@ mmolove.cgi: mmolove.cgi.o $(OBJS)
 %.o: %.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The same program built with AddressSanitizer and UBSan, for the suite.
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+build/asan/mmolove.cgi: mmolove.cgi.c $(SRCS) $(HDRS)
+	@mkdir -p build/asan
+	clang $(filter-out -D_FORTIFY_SOURCE=2,$(ALL_CFLAGS)) -O1 $(SAN_FLAGS) \
+	    -o $@ mmolove.cgi.c $(SRCS) $(LIBS)
+
+# Every warning, under both compilers the project supports.
+warnings:
+	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi
+	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi
+
+install: mmolove.cgi
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmolove
+	install -m 0755 mmolove.cgi $(DESTDIR)$(PREFIX)/bin/mmolove.cgi
+	sed 's|@SQLITE_DB@|$(SQLITE_DB)|' scripts/grant-sqlite \
+	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-sqlite
+	chmod 0755 $(DESTDIR)$(PREFIX)/share/mmolove/grant-sqlite
+	install -m 0644 scripts/schema-sqlite.sql \
+	    $(DESTDIR)$(PREFIX)/share/mmolove/schema-sqlite.sql
+	install -d $(DESTDIR)$(dir $(CONFIG))
+	sed -e 's|@STATE_DIR@|$(STATE_DIR)|' \
+	    -e 's|@GRANT@|$(PREFIX)/share/mmolove/grant-sqlite|' \
+	    -e 's|@CONFIG_DIR@|$(patsubst %/,%,$(dir $(CONFIG)))|' \
+	    scripts/mmolove.conf.example \
+	    > $(DESTDIR)$(PREFIX)/share/mmolove/mmolove.conf.example
+	test -e $(DESTDIR)$(CONFIG) || install -m 0640 \
+	    $(DESTDIR)$(PREFIX)/share/mmolove/mmolove.conf.example \
+	    $(DESTDIR)$(CONFIG)
+
+deps:
+	@sh tests/deps.sh
+
+# Suites; each prints its own tally, tests/run.sh adds them up.
+test: deps
+	@$(MAKE) -s mmolove.cgi build/asan/mmolove.cgi
+	@sh tests/run.sh \
+	    'unit:$(MAKE) -s unit' \
+	    'unit-sanitized:$(MAKE) -s unit-sanitize' \
+	    'cgi:python3 tests/cgi_test.py --binary ./mmolove.cgi' \
+	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi' \
+	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
+	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
+
+FUZZ_SECONDS ?= 15
+
+demo: deps mmolove.cgi
+	@sh scripts/demo.sh
+
 clean:
 	rm -f mmolove.cgi mmolove.cgi.o $(OBJS)
 	rm -rf build
 
-.PHONY: all clean
+-include tests/unit.mk
+
+.PHONY: all clean deps demo install test warnings
