@@ -236,15 +236,15 @@ grant_run(const char *program, const struct vote *vote,
 	env_build(&env, vote, reward);
 
 	/* Only our end is non-blocking: the grant writes as usual. */
-	if (pipe2(pipefd, O_CLOEXEC) == -1 ||
-	    fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == -1) {
+	if (pipe2(pipefd, O_CLOEXEC) == -1) {
 		(void)snprintf(r->error, sizeof(r->error), "pipe: %s",
 		    strerror(errno));
 		return;
 	}
-	if (spawn_setup(&attr, &fa, pipefd[1]) == -1) {
-		(void)snprintf(r->error, sizeof(r->error),
-		    "posix_spawn set-up failed");
+	if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    spawn_setup(&attr, &fa, pipefd[1]) == -1) {
+		(void)snprintf(r->error, sizeof(r->error), "cannot prepare "
+		    "the grant's process: %s", strerror(errno));
 		(void)close(pipefd[0]);
 		(void)close(pipefd[1]);
 		return;

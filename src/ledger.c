@@ -18,8 +18,8 @@
 
 enum line_kind {
 	LINE_TEXT,
-	LINE_NUMBER,		/* long long, stored in the width given */
-	LINE_FLAG
+	LINE_NUMBER,		/* an integer of the field's width */
+	LINE_NAME		/* an enum, written as its name */
 };
 
 struct line {
@@ -29,17 +29,22 @@ struct line {
 	size_t		 size;
 };
 
+static const char *const state_names[] = {
+	"none", "paid", "refused", "queued", NULL
+};
+static const char *const mode_names[] = { "post", "legacy", NULL };
+
 #define REC(f) offsetof(struct ledger_record, f), \
 	sizeof(((struct ledger_record *)0)->f)
 #define VOTE(f) offsetof(struct ledger_record, vote.f), \
 	sizeof(((struct ledger_record *)0)->vote.f)
 
 static const struct line lines[] = {
-	{ "state", LINE_NUMBER, REC(state) },
+	{ "state", LINE_NAME, REC(state) },
 	{ "time", LINE_NUMBER, REC(time) },
 	{ "attempts", LINE_NUMBER, REC(attempts) },
 	{ "next", LINE_NUMBER, REC(next) },
-	{ "mode", LINE_NUMBER, VOTE(mode) },
+	{ "mode", LINE_NAME, VOTE(mode) },
 	{ "key", LINE_TEXT, VOTE(key) },
 	{ "event", LINE_TEXT, VOTE(event) },
 	{ "username", LINE_TEXT, VOTE(username) },
@@ -49,15 +54,11 @@ static const struct line lines[] = {
 	{ "period", LINE_TEXT, VOTE(period) },
 	{ "timestamp", LINE_TEXT, VOTE(timestamp) },
 	{ "streak_day", LINE_NUMBER, VOTE(streak_day) },
-	{ "first_heart", LINE_FLAG, VOTE(first_heart) },
-	{ "streak_milestone", LINE_FLAG, VOTE(streak_milestone) },
-	{ "account_linked", LINE_FLAG, VOTE(account_linked) },
+	{ "first_heart", LINE_NUMBER, VOTE(first_heart) },
+	{ "streak_milestone", LINE_NUMBER, VOTE(streak_milestone) },
+	{ "account_linked", LINE_NUMBER, VOTE(account_linked) },
 	{ "monthly_streak", LINE_TEXT, VOTE(monthly_streak) },
 	{ "loyalty_level", LINE_TEXT, VOTE(loyalty_level) },
-};
-
-static const char *const state_names[] = {
-	"none", "paid", "refused", "queued"
 };
 
 const char *
@@ -66,15 +67,20 @@ ledger_state_name(enum vote_state state)
 	return state_names[state];
 }
 
-static int
-state_from_name(const char *s, size_t len)
+static const char *const *
+names_of(const struct line *l)
 {
-	size_t i;
+	return strcmp(l->key, "state") == 0 ? state_names : mode_names;
+}
 
-	for (i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
-		if (strlen(state_names[i]) == len &&
-		    memcmp(state_names[i], s, len) == 0)
-			return (int)i;
+static int
+name_index(const char *const *names, const char *s, size_t len)
+{
+	int i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+			return i;
 	return -1;
 }
 
@@ -143,7 +149,7 @@ record_line(struct ledger_record *rec, const char *s, size_t len)
 	size_t i, klen, vlen;
 	char num[32], *end;
 	long long n;
-	int state;
+	int index;
 
 	if (eq == NULL)
 		return -1;
@@ -161,10 +167,12 @@ record_line(struct ledger_record *rec, const char *s, size_t len)
 			((char *)rec + lines[i].offset)[vlen] = '\0';
 			return 0;
 		}
-		if (klen == 5 && memcmp(s, "state", 5) == 0) {
-			if ((state = state_from_name(v, vlen)) == -1)
+		if (lines[i].kind == LINE_NAME) {
+			if ((index = name_index(names_of(&lines[i]), v, vlen)) ==
+			    -1)
 				return -1;
-			rec->state = (enum vote_state)state;
+			store_number((char *)rec + lines[i].offset,
+			    lines[i].size, index);
 			return 0;
 		}
 		if (vlen == 0 || vlen >= sizeof(num))
@@ -278,9 +286,8 @@ record_format(const struct ledger_record *rec, char *buf, size_t cap)
 	long long n;
 	int w;
 
-	w = snprintf(buf, cap, "%sstate=%s\n", RECORD_MAGIC,
-	    ledger_state_name(rec->state));
-	for (i = 1; w >= 0 && (size_t)w < cap - used &&
+	w = snprintf(buf, cap, "%s", RECORD_MAGIC);
+	for (i = 0; w >= 0 && (size_t)w < cap - used &&
 	    i < sizeof(lines) / sizeof(lines[0]); i++) {
 		used += (size_t)w;
 		at = (const char *)rec + lines[i].offset;
@@ -292,8 +299,12 @@ record_format(const struct ledger_record *rec, char *buf, size_t cap)
 		n = lines[i].size == sizeof(long long) ?
 		    *(const long long *)(const void *)at :
 		    *(const int *)(const void *)at;
-		w = snprintf(buf + used, cap - used, "%s=%lld\n",
-		    lines[i].key, n);
+		if (lines[i].kind == LINE_NAME)
+			w = snprintf(buf + used, cap - used, "%s=%s\n",
+			    lines[i].key, names_of(&lines[i])[n]);
+		else
+			w = snprintf(buf + used, cap - used, "%s=%lld\n",
+			    lines[i].key, n);
 	}
 	if (w < 0 || (size_t)w >= cap - used)
 		return -1;

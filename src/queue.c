@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -126,9 +127,17 @@ queue_drain(const struct config *cfg)
 		    "allow_root = yes\n");
 		return 1;
 	}
-	if (ledger_open(&l, cfg->state_dir, why, sizeof(why)) == -1 ||
-	    (fd = dup(l.dirfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+	if (ledger_open(&l, cfg->state_dir, why, sizeof(why)) == -1) {
 		(void)fprintf(stderr, "mmolove.cgi: %s\n", why);
+		return 1;
+	}
+	/* readdir gets its own descriptor: closedir closes it. */
+	if ((fd = dup(l.dirfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		(void)fprintf(stderr, "mmolove.cgi: listing %s/votes: %s\n",
+		    cfg->state_dir, strerror(errno));
+		if (fd != -1)
+			(void)close(fd);
+		ledger_close(&l);
 		return 1;
 	}
 	while ((de = readdir(dir)) != NULL)
