@@ -18,8 +18,8 @@
 static int
 serve_cgi(void)
 {
+	static struct server srv;
 	struct request_io io;
-	struct server srv;
 
 	server_init(&srv);
 	request_io_cgi(&io);

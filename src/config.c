@@ -1,9 +1,11 @@
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -24,6 +26,7 @@ struct key {
 };
 
 #define FIELD(f) offsetof(struct config, f)
+#define CONFIG_FILE_MAX	65536
 
 static const struct key keys[] = {
 	{ "secret_file", KIND_PATH, FIELD(secret_file), 0, 0 },
@@ -198,40 +201,67 @@ config_line(struct config *cfg, char *line, unsigned lineno, char *err,
 	return 0;
 }
 
+/* Reads the whole file: stdio would allocate, and configs are small. */
+static ssize_t
+read_file(const char *path, char *buf, size_t cap)
+{
+	size_t have = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return -1;
+	while (have < cap) {
+		n = read(fd, buf + have, cap - have);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == -1)
+				have = (size_t)-1;
+			break;
+		}
+		have += (size_t)n;
+	}
+	(void)close(fd);
+	return (ssize_t)have;
+}
+
 static int
 config_file(struct config *cfg, bool explicit, char *err, size_t errlen)
 {
-	FILE *fp;
-	char line[PATH_MAX + 64];
+	char buf[CONFIG_FILE_MAX + 1], *line, *nl;
 	unsigned lineno = 0;
-	int rc = 0;
+	ssize_t len;
 
-	if ((fp = fopen(cfg->path, "re")) == NULL) {
+	if ((len = read_file(cfg->path, buf, sizeof(buf))) == -1) {
 		/* Environment-only setups need no file at the default path. */
 		if (errno == ENOENT && !explicit)
 			return 0;
-		(void)snprintf(err, errlen, "cannot open config %s: %s",
+		(void)snprintf(err, errlen, "cannot read config %s: %s",
 		    cfg->path, strerror(errno));
 		return -1;
 	}
 	cfg->file_found = true;
-	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+	if (len > CONFIG_FILE_MAX) {
+		(void)snprintf(err, errlen, "config %s is over %d bytes",
+		    cfg->path, CONFIG_FILE_MAX);
+		return -1;
+	}
+	buf[len] = '\0';
+	for (line = buf; line < buf + len; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = buf + len;
+		*nl = '\0';
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			(void)snprintf(err, errlen, "%s:%u: line too long",
+		if (strlen(line) != (size_t)(nl - line)) {
+			(void)snprintf(err, errlen, "%s:%u: NUL byte",
 			    cfg->path, lineno);
-			rc = -1;
-			break;
+			return -1;
 		}
-		rc = config_line(cfg, line, lineno, err, errlen);
+		if (config_line(cfg, line, lineno, err, errlen) == -1)
+			return -1;
 	}
-	if (rc == 0 && ferror(fp)) {
-		(void)snprintf(err, errlen, "cannot read config %s",
-		    cfg->path);
-		rc = -1;
-	}
-	(void)fclose(fp);
-	return rc;
+	return 0;
 }
 
 static int

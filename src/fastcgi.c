@@ -81,8 +81,8 @@ catch_term(void)
 int
 fastcgi_serve(void)
 {
+	static struct server srv;
 	struct request_io io;
-	struct server srv;
 	FCGX_Request req;
 
 	if (catch_term() == -1 || FCGX_Init() != 0 ||

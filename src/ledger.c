@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,32 +89,39 @@ int
 ledger_open(struct ledger *l, const char *state_dir, char *err,
     size_t errlen)
 {
-	int fd;
+	char path[PATH_MAX];
 
-	l->dirfd = -1;
+	if (snprintf(path, sizeof(path), "%s/votes", state_dir) >=
+	    (int)sizeof(path)) {
+		(void)snprintf(err, errlen, "state_dir is too long");
+		return -1;
+	}
+	/* Usually there already: one system call per request. */
+	l->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->dirfd != -1)
+		return 0;
+	if (errno != ENOENT) {
+		(void)snprintf(err, errlen, "cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
 	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
 		(void)snprintf(err, errlen, "cannot create state_dir %s: %s",
 		    state_dir, strerror(errno));
 		return -1;
 	}
-	if ((fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		(void)snprintf(err, errlen, "cannot create %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((l->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
-		(void)snprintf(err, errlen, "cannot open state_dir %s: %s",
-		    state_dir, strerror(errno));
+		(void)snprintf(err, errlen, "cannot open %s: %s", path,
+		    strerror(errno));
 		return -1;
 	}
-	if (mkdirat(fd, "votes", 0700) == -1 && errno != EEXIST) {
-		(void)snprintf(err, errlen, "cannot create %s/votes: %s",
-		    state_dir, strerror(errno));
-		(void)close(fd);
-		return -1;
-	}
-	l->dirfd = openat(fd, "votes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (l->dirfd == -1)
-		(void)snprintf(err, errlen, "cannot open %s/votes: %s",
-		    state_dir, strerror(errno));
-	(void)close(fd);
-	return l->dirfd == -1 ? -1 : 0;
+	return 0;
 }
 
 void

@@ -19,7 +19,7 @@
 #define CLAIM_GRACE_MS	5000	/* beyond grant_timeout, for the holder */
 
 struct request {
-	const struct server	*srv;
+	struct server		*srv;
 	const struct request_io	*io;
 	long long		 started_ms;
 	int			 status;
@@ -183,7 +183,7 @@ record(struct request *rq, struct claim *c, enum vote_state state)
 	rec.time = time(NULL);
 	rec.next = rec.time;
 	rec.vote = rq->vote;
-	if (ledger_write((struct ledger *)&rq->srv->ledger, c, &rec, why,
+	if (ledger_write(&rq->srv->ledger, c, &rec, why,
 	    sizeof(why)) == -1) {
 		log_reason(&rq->log, "%s", why);
 		return -1;
@@ -248,14 +248,14 @@ grant_and_record(struct request *rq, struct claim *c)
 static void
 pay(struct request *rq)
 {
-	const struct server *srv = rq->srv;
+	struct server *srv = rq->srv;
 	struct ledger_record rec;
 	struct claim c;
 	char name[DIGEST_HEX_LEN + 1], why[200];
 
 	rq->log.reward = rq->vote.reward;
 	ledger_name(rq->vote.key, name);
-	switch (ledger_claim((struct ledger *)&srv->ledger, name,
+	switch (ledger_claim(&srv->ledger, name,
 	    srv->cfg.grant_timeout * 1000 + CLAIM_GRACE_MS, &c, &rec, why,
 	    sizeof(why))) {
 	case CLAIM_ERROR:
@@ -372,7 +372,7 @@ handle_legacy(struct request *rq)
 static void
 dispatch(struct request *rq)
 {
-	const struct server *srv = rq->srv;
+	struct server *srv = rq->srv;
 	const char *method = rq->io->param(rq->io->ctx, "REQUEST_METHOD");
 
 	rq->log.method = method;
@@ -399,7 +399,7 @@ dispatch(struct request *rq)
 }
 
 void
-request_handle(const struct server *srv, const struct request_io *io)
+request_handle(struct server *srv, const struct request_io *io)
 {
 	struct request rq;
 
@@ -424,7 +424,7 @@ server_init(struct server *srv)
 {
 	char why[sizeof(srv->broken_why)];
 
-	memset(srv, 0, sizeof(*srv));
+	srv->broken = false;
 	srv->ledger.dirfd = -1;
 	if (config_load(&srv->cfg, why, sizeof(why)) == -1 ||
 	    secret_load(&srv->secrets, srv->cfg.secret_file, why,
@@ -438,10 +438,6 @@ server_init(struct server *srv)
 	if (ledger_open(&srv->ledger, srv->cfg.state_dir, why, sizeof(why)) ==
 	    -1)
 		goto broken;
-	if ((srv->body = malloc(srv->cfg.max_body + 1)) == NULL) {
-		(void)snprintf(why, sizeof(why), "out of memory");
-		goto broken;
-	}
 	return;
 broken:
 	srv->broken = true;
@@ -453,6 +449,4 @@ server_free(struct server *srv)
 {
 	secret_wipe(&srv->secrets);
 	ledger_close(&srv->ledger);
-	free(srv->body);
-	srv->body = NULL;
 }

@@ -7,7 +7,7 @@
  * authentic heart.counted whose vote the ledger shows unpaid, while this
  * process holds the vote's claim.  struct server is everything that
  * lives longer than one request, read once at start (a FastCGI worker
- * keeps it); nothing in it changes while requests are served.
+ * keeps it); only its body buffer changes while requests are served.
  */
 #ifndef MMOLOVE_REQUEST_H
 #define MMOLOVE_REQUEST_H
@@ -25,13 +25,17 @@ struct server {
 	struct ledger	 ledger;
 	bool		 broken;	/* unusable configuration: 500s */
 	char		 broken_why[320];
-	char		*body;		/* cfg.max_body + 1 bytes */
+	char		 body[CONFIG_MAX_BODY_LIMIT + 1];
 };
 
-/* Reads configuration and secrets; a failure makes every answer a 500. */
+/*
+ * Reads configuration and secrets; a failure makes every answer a 500.
+ * A server is large (the body buffer): give it static storage, whose
+ * untouched pages cost nothing.
+ */
 void	server_init(struct server *srv);
 void	server_free(struct server *srv);
 
-void	request_handle(const struct server *srv, const struct request_io *io);
+void	request_handle(struct server *srv, const struct request_io *io);
 
 #endif

@@ -1,0 +1,52 @@
+/*
+ * unit: shared declarations of the cmocka unit tests (tests/unit/*.c).
+ *
+ * Each test_<module>.c holds one cmocka group and exports its runner;
+ * unit_test.c runs every group (or those named on the command line)
+ * and exits non-zero if any test failed.
+ */
+#ifndef MMOLOVE_UNIT_H
+#define MMOLOVE_UNIT_H
+
+/* cmocka.h needs these first. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+
+int	run_json_tests(void);
+int	run_text_tests(void);
+int	run_digest_tests(void);
+int	run_signature_tests(void);
+int	run_legacy_tests(void);
+int	run_event_tests(void);
+int	run_reward_tests(void);
+int	run_config_tests(void);
+int	run_ledger_tests(void);
+int	run_secret_tests(void);
+
+/* Helpers, in unit_util.c. */
+
+/* Decodes exactly 2 * len hex digits (either case) into out; fails the test otherwise. */
+void	unhex(const char *hex, unsigned char *out, size_t len);
+
+/*
+ * A heap copy of exactly len bytes (no terminating NUL), so the
+ * sanitizer build catches any read past the length a parser was given.
+ */
+char	*exact_copy(const void *s, size_t len);
+
+/* mkdtemp() under $TMPDIR (or /tmp); path holds at least 256 bytes. */
+void	make_temp_dir(char *path, size_t size);
+/* rm -rf path. */
+void	remove_tree(const char *path);
+/* Writes len bytes to path (created or truncated, mode 0600). */
+void	write_file(const char *path, const void *data, size_t len);
+
+/* Unsets every MMOLOVE_* variable the code under test reads. */
+void	clear_mmolove_environment(void);
+
+#endif

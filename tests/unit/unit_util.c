@@ -1,0 +1,109 @@
+/* Helpers shared by the unit tests. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static int
+hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void
+unhex(const char *hex, unsigned char *out, size_t len)
+{
+	size_t i;
+	int hi, lo;
+
+	assert_int_equal(strlen(hex), 2 * len);
+	for (i = 0; i < len; i++) {
+		hi = hex_nibble(hex[2 * i]);
+		lo = hex_nibble(hex[2 * i + 1]);
+		assert_true(hi >= 0 && lo >= 0);
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+}
+
+char *
+exact_copy(const void *s, size_t len)
+{
+	/* malloc(0) may return NULL: keep one byte, but never read it. */
+	char *p = malloc(len > 0 ? len : 1);
+
+	assert_non_null(p);
+	if (len > 0)
+		memcpy(p, s, len);
+	return p;
+}
+
+void
+make_temp_dir(char *path, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n;
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	n = snprintf(path, size, "%s/mmolove-unit-XXXXXX", tmp);
+	assert_true(n > 0 && (size_t)n < size);
+	assert_non_null(mkdtemp(path));
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		(void)rmdir(path);
+	else
+		(void)unlink(path);
+	return 0;
+}
+
+void
+remove_tree(const char *path)
+{
+	(void)nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+void
+clear_mmolove_environment(void)
+{
+	static const char *const names[] = {
+		"MMOLOVE_CONFIG", "MMOLOVE_CALLBACK_SECRET",
+		"MMOLOVE_SECRET_FILE", "MMOLOVE_GRANT", "MMOLOVE_STATE_DIR",
+		"MMOLOVE_LOG", "MMOLOVE_TOLERANCE", "MMOLOVE_LEGACY",
+		"MMOLOVE_LEGACY_TOLERANCE", "MMOLOVE_GRANT_MODE",
+		"MMOLOVE_GRANT_TIMEOUT", "MMOLOVE_MAX_BODY",
+		"MMOLOVE_REWARD_BASE", "MMOLOVE_REWARD_WEEKLY",
+		"MMOLOVE_REWARD_MONTHLY", "MMOLOVE_ALLOW_ROOT",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_int_equal(unsetenv(names[i]), 0);
+}
