@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* jsmn is a header-only library: this file holds its one instance. */
@@ -254,15 +255,49 @@ event_fields(struct parse *p, const jsmntok_t *tok, int count)
 	return 0;
 }
 
+/*
+ * Tokens for the body: on the stack for any body MMOLove sends today;
+ * a body whose unknown fields hold more is still read, with tokens
+ * allocated to its exact count (bounded by max_body), never refused.
+ */
+static int
+event_tokens(struct parse *p, size_t len, jsmntok_t *stack, size_t room)
+{
+	jsmn_parser parser;
+	jsmntok_t *tok = stack;
+	int count, rc;
+
+	jsmn_init(&parser);
+	count = jsmn_parse(&parser, p->body, len, NULL, 0);
+	if (count < 1) {
+		(void)snprintf(p->why, p->whylen, "body is not one JSON object");
+		return -1;
+	}
+	if ((size_t)count > room &&
+	    (tok = calloc((size_t)count, sizeof(*tok))) == NULL) {
+		(void)snprintf(p->why, p->whylen, "out of memory for %d JSON "
+		    "tokens", count);
+		return -1;
+	}
+	jsmn_init(&parser);
+	count = jsmn_parse(&parser, p->body, len, tok, (unsigned)count);
+	if (count < 1 || tok[0].type != JSMN_OBJECT) {
+		(void)snprintf(p->why, p->whylen, "body is not one JSON object");
+		rc = -1;
+	} else
+		rc = event_fields(p, tok, count);
+	if (tok != stack)
+		free(tok);
+	return rc;
+}
+
 int
 event_parse(const char *body, size_t len, struct event *ev, char *why,
     size_t whylen)
 {
 	struct parse p = { body, ev, why, whylen };
 	jsmntok_t tok[EVENT_TOKENS_MAX];
-	jsmn_parser parser;
 	const char *problem;
-	int count;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->first_heart = ev->streak_milestone = ev->account_linked =
@@ -272,16 +307,5 @@ event_parse(const char *body, size_t len, struct event *ev, char *why,
 		    problem);
 		return -1;
 	}
-	jsmn_init(&parser);
-	count = jsmn_parse(&parser, body, len, tok, EVENT_TOKENS_MAX);
-	if (count == JSMN_ERROR_NOMEM) {
-		(void)snprintf(why, whylen, "body has more than %d JSON tokens",
-		    EVENT_TOKENS_MAX);
-		return -1;
-	}
-	if (count < 1 || tok[0].type != JSMN_OBJECT) {
-		(void)snprintf(why, whylen, "body is not one JSON object");
-		return -1;
-	}
-	return event_fields(&p, tok, count);
+	return event_tokens(&p, len, tok, EVENT_TOKENS_MAX);
 }

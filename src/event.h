@@ -17,7 +17,7 @@
 #define EVENT_NAME_MAX		128	/* username, heart_id: SPEC's bound */
 #define EVENT_FIELD_MAX		128	/* server_id, period, event name */
 #define EVENT_INT_TEXT		24
-#define EVENT_TOKENS_MAX	512
+#define EVENT_TOKENS_MAX	512	/* on the stack; more are allocated */
 #define EVENT_NOTE_MAX		160
 
 enum flag {

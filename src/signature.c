@@ -26,48 +26,62 @@ is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Handles one "key=value" pair, already trimmed. */
-static int
-signature_pair(const char *p, size_t len, struct signature_header *sig,
-    int *have_t, char *err, size_t errlen)
-{
-	const char *eq = memchr(p, '=', len);
-	size_t klen, vlen;
-	const char *v;
+struct pair {
+	const char	*key;
+	size_t		 klen;
+	const char	*value;
+	size_t		 vlen;
+};
 
-	if (eq == NULL) {
-		(void)snprintf(err, errlen, "a part has no '='");
+/*
+ * Steps to the next comma-separated pair at *p, trimmed of spaces.
+ * Returns 1 with a pair, 0 at the end, -1 for a part without '='.
+ */
+static int
+next_pair(const char **p, struct pair *pair)
+{
+	const char *start = *p, *end, *comma, *eq;
+
+	if (start == NULL)
+		return 0;
+	if ((comma = strchr(start, ',')) == NULL)
+		comma = start + strlen(start);
+	*p = *comma == ',' ? comma + 1 : NULL;
+	end = comma;
+	while (start < end && is_space(*start))
+		start++;
+	while (end > start && is_space(end[-1]))
+		end--;
+	if ((eq = memchr(start, '=', (size_t)(end - start))) == NULL)
+		return -1;
+	pair->key = start;
+	pair->klen = (size_t)(eq - start);
+	pair->value = eq + 1;
+	pair->vlen = (size_t)(end - eq - 1);
+	return 1;
+}
+
+static int
+is_key(const struct pair *pair, const char *key)
+{
+	return pair->klen == strlen(key) &&
+	    memcmp(pair->key, key, pair->klen) == 0;
+}
+
+static int
+signature_t(const struct pair *pair, struct signature_header *sig,
+    char *err, size_t errlen)
+{
+	if (sig->t_text[0] != '\0') {
+		(void)snprintf(err, errlen, "t given twice");
 		return -1;
 	}
-	klen = (size_t)(eq - p);
-	v = eq + 1;
-	vlen = len - klen - 1;
-	if (klen == 1 && p[0] == 't') {
-		if (*have_t) {
-			(void)snprintf(err, errlen, "t given twice");
-			return -1;
-		}
-		if (parse_unix_time(v, vlen, &sig->t) == -1) {
-			(void)snprintf(err, errlen, "t is not a unix time");
-			return -1;
-		}
-		memcpy(sig->t_text, v, vlen);
-		sig->t_text[vlen] = '\0';
-		*have_t = 1;
-	} else if (klen == 2 && p[0] == 'v' && p[1] == '1') {
-		if (sig->v1_count == SIGNATURE_V1_MAX) {
-			(void)snprintf(err, errlen, "more than %d v1 values",
-			    SIGNATURE_V1_MAX);
-			return -1;
-		}
-		if (hex_decode_lower(v, vlen, sig->v1[sig->v1_count],
-		    DIGEST_LEN) == -1) {
-			(void)snprintf(err, errlen, "v1 is not 64 lower-case "
-			    "hex digits");
-			return -1;
-		}
-		sig->v1_count++;
+	if (parse_unix_time(pair->value, pair->vlen, &sig->t) == -1) {
+		(void)snprintf(err, errlen, "t is not a unix time");
+		return -1;
 	}
+	memcpy(sig->t_text, pair->value, pair->vlen);
+	sig->t_text[pair->vlen] = '\0';
 	return 0;
 }
 
@@ -75,27 +89,34 @@ enum signature_result
 signature_parse(const char *header, struct signature_header *sig, char *err,
     size_t errlen)
 {
-	const char *p, *end, *comma;
-	int have_t = 0;
+	unsigned char mac[DIGEST_LEN];
+	struct pair pair;
+	const char *p = header;
+	int rc;
 
 	memset(sig, 0, sizeof(*sig));
 	if (header == NULL)
 		return SIGNATURE_MISSING;
-	for (p = header; ; p = comma + 1) {
-		if ((comma = strchr(p, ',')) == NULL)
-			comma = p + strlen(p);
-		end = comma;
-		while (p < end && is_space(*p))
-			p++;
-		while (end > p && is_space(end[-1]))
-			end--;
-		if (signature_pair(p, (size_t)(end - p), sig, &have_t, err,
-		    errlen) == -1)
-			return SIGNATURE_GARBLED;
-		if (*comma == '\0')
-			break;
+	sig->text = header;
+	while ((rc = next_pair(&p, &pair)) == 1) {
+		if (is_key(&pair, "t")) {
+			if (signature_t(&pair, sig, err, errlen) == -1)
+				return SIGNATURE_GARBLED;
+		} else if (is_key(&pair, "v1")) {
+			if (hex_decode_lower(pair.value, pair.vlen, mac,
+			    DIGEST_LEN) == -1) {
+				(void)snprintf(err, errlen, "v1 is not 64 "
+				    "lower-case hex digits");
+				return SIGNATURE_GARBLED;
+			}
+			sig->v1_count++;
+		}
 	}
-	if (!have_t) {
+	if (rc == -1) {
+		(void)snprintf(err, errlen, "a part has no '='");
+		return SIGNATURE_GARBLED;
+	}
+	if (sig->t_text[0] == '\0') {
 		(void)snprintf(err, errlen, "no t");
 		return SIGNATURE_GARBLED;
 	}
@@ -123,17 +144,24 @@ enum signature_result
 signature_check(const struct signature_header *sig,
     const struct secret_set *secrets, const void *body, size_t len)
 {
-	unsigned char mac[DIGEST_LEN];
-	size_t i, j;
+	unsigned char macs[SECRET_MAX][DIGEST_LEN], v1[DIGEST_LEN];
+	struct pair pair;
+	const char *p = sig->text;
+	size_t i;
 	int match = 0;
 
+	for (i = 0; i < secrets->count; i++)
+		signature_mac(&secrets->keys[i], sig->t_text, body, len,
+		    macs[i]);
 	/* Every pair is compared, so timing says nothing about which. */
-	for (i = 0; i < secrets->count; i++) {
-		signature_mac(&secrets->keys[i], sig->t_text, body, len, mac);
-		for (j = 0; j < sig->v1_count; j++)
-			match |= digest_equal(mac, sig->v1[j]);
+	while (next_pair(&p, &pair) == 1) {
+		if (!is_key(&pair, "v1") || hex_decode_lower(pair.value,
+		    pair.vlen, v1, DIGEST_LEN) == -1)
+			continue;
+		for (i = 0; i < secrets->count; i++)
+			match |= digest_equal(macs[i], v1);
 	}
-	wipe(mac, sizeof(mac));
+	wipe(macs, sizeof(macs));
 	return match ? SIGNATURE_OK : SIGNATURE_MISMATCH;
 }
 

@@ -18,14 +18,13 @@
 #include "digest.h"
 #include "secret.h"
 
-#define SIGNATURE_V1_MAX	8
 #define UNIX_TIME_DIGITS_MAX	11	/* year 2286: far from overflow */
 
 struct signature_header {
+	const char	*text;		/* the header; v1 values are read here */
 	long long	 t;
 	char		 t_text[16];	/* t as sent: the MAC covers these bytes */
-	size_t		 v1_count;
-	unsigned char	 v1[SIGNATURE_V1_MAX][DIGEST_LEN];
+	size_t		 v1_count;	/* however many: no v1 is ever ignored */
 };
 
 enum signature_result {
@@ -35,7 +34,10 @@ enum signature_result {
 	SIGNATURE_MISMATCH	/* parses, but no v1 matches any secret */
 };
 
-/* Parses header; on SIGNATURE_GARBLED writes why into err. */
+/*
+ * Parses header, which must outlive sig; on SIGNATURE_GARBLED writes why
+ * into err.
+ */
 enum signature_result signature_parse(const char *header,
 	    struct signature_header *sig, char *err, size_t errlen);
 

@@ -65,6 +65,18 @@ has_control(const unsigned char *s, size_t len)
 	return false;
 }
 
+/* U+0080..U+009F, encoded C2 80..C2 9F: C1 controls such as CSI. */
+static bool
+has_c1_control(const unsigned char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++)
+		if (s[i] == 0xc2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+			return true;
+	return false;
+}
+
 const char *
 name_problem(const unsigned char *s, size_t len, size_t max)
 {
@@ -76,6 +88,8 @@ name_problem(const unsigned char *s, size_t len, size_t max)
 		return "has a control character";
 	if (!utf8_valid(s, len))
 		return "is not valid UTF-8";
+	if (has_c1_control(s, len))
+		return "has a control character";
 	return NULL;
 }
 

@@ -17,7 +17,8 @@ bool	has_control(const unsigned char *s, size_t len);
 
 /*
  * A name fit to pass on as argv and environment: 1..max bytes, valid
- * UTF-8, no control characters.  Returns NULL or why not.
+ * UTF-8, no control characters (C0, DEL, or C1: U+0080..U+009F, which a
+ * terminal may take as escapes).  Returns NULL or why not.
  */
 const char *name_problem(const unsigned char *s, size_t len, size_t max);
 

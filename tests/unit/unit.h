@@ -1,5 +1,5 @@
 /*
- * unit: shared declarations of the cmocka unit tests (tests/unit/*.c).
+ * unit: shared declarations of the cmocka unit tests in tests/unit.
  *
  * Each test_<module>.c holds one cmocka group and exports its runner;
  * unit_test.c runs every group (or those named on the command line)

@@ -1,0 +1,2645 @@
+#!/usr/bin/env python3
+"""Black-box integration tests for mmolove.cgi, held to shared SPEC.md.
+
+    python3 tests/cgi_test.py [--binary ./mmolove.cgi] [--keep] [-k SUBSTRING]
+
+Every test runs the binary as a real CGI process (environment + stdin),
+with its own config file, secret, state_dir, audit log and a recording
+grant program written into a fresh temporary directory.  Python 3 stdlib
+only; needs `openssl` and `jq` on PATH.  Prints `ok - name` or
+`FAIL - name: reason` per test and ends with one line `N passed, M failed`
+(exit status 1 when M > 0).
+"""
+
+import argparse
+import glob
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+import uuid
+
+BINARY = None
+KEEP = False
+CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
+# The web server's PATH: deliberately not the one the grant must get.
+CGI_PATH = "/nonexistent/evil/bin:/usr/local/bin:/usr/bin:/bin"
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+OUTCOMES = {"paid", "duplicate", "test", "ignored", "refused", "grant_failed",
+            "grant_timeout", "unauthorized", "bad_request", "too_large",
+            "length_required", "method_not_allowed", "config_error", "busy",
+            "queued"}
+AUTO = object()
+DROP = object()
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Fail("%s: expected %r, got %r" % (what, want, got))
+
+
+def now():
+    return int(time.time())
+
+
+def new_hid(prefix="h"):
+    return "%s_%s" % (prefix, uuid.uuid4().hex[:16])
+
+
+def sha256_hex(b):
+    if isinstance(b, str):
+        b = b.encode("utf-8")
+    return hashlib.sha256(b).hexdigest()
+
+
+def as_bytes(x):
+    return x if isinstance(x, bytes) else str(x).encode("utf-8")
+
+
+def sign_py(secret, t, body):
+    """v1 = hex(HMAC_SHA256(secret, t + "." + body)) with Python's hmac."""
+    return hmac.new(as_bytes(secret), as_bytes(t) + b"." + as_bytes(body),
+                    hashlib.sha256).hexdigest()
+
+
+def sign_openssl(secret, t, body):
+    """The same MAC computed by the openssl CLI over the exact bytes."""
+    p = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", secret],
+                       input=as_bytes(t) + b"." + as_bytes(body),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=20)
+    check(p.returncode == 0, "openssl dgst failed: %r" % p.stderr)
+    out = p.stdout.decode().strip()
+    return out.rsplit("= ", 1)[-1].strip()
+
+
+def hmac_legacy(secret, username, ts):
+    return hmac.new(as_bytes(secret), as_bytes(username) + b"|" + as_bytes(ts),
+                    hashlib.sha256).hexdigest()
+
+
+def pid_gone(pid):
+    """True when pid no longer runs (absent, or a zombie)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    except OSError:
+        return True
+    state = st.rsplit(")", 1)[-1].split()[0]
+    return state in ("Z", "X")
+
+
+def poll(pred, bound=5.0, step=0.02):
+    """Polls pred() until true or bound seconds pass; returns its last value."""
+    end = time.monotonic() + bound
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(step)
+
+
+# ---------------------------------------------------------------- responses
+
+class Resp:
+    def __init__(self):
+        self.status = None
+        self.reason = ""
+        self.headers = {}
+        self.body = b""
+        self.raw = b""
+        self.stderr = b""
+        self.rc = None
+        self.error = None
+        self.logs = []
+        self.runs_before = 0
+        self.elapsed = 0.0
+        self.stdout_ino = None
+
+    def header(self, name):
+        v = self.headers.get(name.lower())
+        return v[0] if v else None
+
+    def __repr__(self):
+        return "<status %r body %r>" % (self.status, self.body[:80])
+
+
+def parse_cgi(raw):
+    r = Resp()
+    r.raw = raw
+    m = re.search(rb"\r?\n\r?\n", raw)
+    if not m:
+        r.error = "no blank line ending the CGI headers"
+        return r
+    head, r.body = raw[:m.start()], raw[m.end():]
+    for line in re.split(rb"\r?\n", head):
+        name, colon, val = line.partition(b":")
+        if not colon or not name.strip() or name != name.strip():
+            r.error = "malformed header line %r" % line
+            return r
+        r.headers.setdefault(name.decode("latin-1").lower(), []).append(
+            val.strip().decode("latin-1"))
+    st = r.headers.get("status")
+    if not st:
+        r.error = "no Status: header"
+        return r
+    if len(st) != 1:
+        r.error = "several Status: headers"
+        return r
+    m = re.match(r"^([1-5][0-9][0-9])(?: (.*))?$", st[0])
+    if not m:
+        r.error = "bad Status: value %r" % st[0]
+        return r
+    r.status = int(m.group(1))
+    r.reason = m.group(2) or ""
+    return r
+
+
+def status_matches(got, want):
+    if got is None:
+        return False
+    if isinstance(want, int):
+        return got == want
+    if want == "5xx":
+        return 500 <= got <= 599
+    if want == "4xx":
+        return 400 <= got <= 499
+    return got in want
+
+
+# ------------------------------------------------------------ grant records
+
+GRANT_SCRIPT = r"""#!/bin/sh
+R='@REC@'
+d=$(mktemp -d "$R/run.XXXXXXXX") || exit 99
+find /proc/$$/fd/ -mindepth 1 -maxdepth 1 -fprintf "$d/fds" '%f %l\n'
+date +%s%N > "$d/when"
+echo $$ > "$d/pid"
+cat /proc/$$/cmdline > "$d/cmdline"
+cat /proc/$$/environ > "$d/environ"
+cat /proc/$$/stat > "$d/stat"
+readlink /proc/$$/fd/0 > "$d/stdin"
+cat /proc/$PPID/comm > "$d/parent" 2>/dev/null
+printf '%s\n' "$2" >> "$R/count"
+act=$(cat "$R/action" 2>/dev/null)
+case "$act" in
+exit\ *) exit "${act#exit }" ;;
+kill) kill -9 $$ ;;
+output) echo "GRANT-STDOUT-MARKER $2"; echo "GRANT-STDERR-MARKER $2" >&2; exit 0 ;;
+bigoutput) head -c 300000 /dev/zero | tr '\0' 'x'; head -c 300000 /dev/zero | tr '\0' 'y' >&2; exit 0 ;;
+env) env; exit 0 ;;
+slow) sleep 1; exit 0 ;;
+daemon) sleep 300 & echo $! > "$R/bgpid"; exit 0 ;;
+hang)
+	sleep 300 & echo $! > "$R/bgpid"
+	sleep 299 & echo $! > "$R/fgpid"
+	wait $!
+	exit 0 ;;
+*) exit 0 ;;
+esac
+"""
+
+
+class Run:
+    pass
+
+
+def read_run(d):
+    def rd(name):
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+    r = Run()
+    r.dir = d
+    cmd = rd("cmdline").split(b"\0")
+    if cmd and cmd[-1] == b"":
+        cmd = cmd[:-1]
+    cmd = [c.decode("utf-8", "surrogateescape") for c in cmd]
+    # shebang: [/bin/sh, <path given to execve>, args...]
+    r.path = cmd[1] if len(cmd) > 1 else None
+    r.argv = cmd[2:]
+    envb = rd("environ").split(b"\0")
+    r.env_list = [e.decode("utf-8", "surrogateescape") for e in envb if e]
+    r.env = {}
+    for e in r.env_list:
+        k, _, v = e.partition("=")
+        r.env[k] = v
+    r.environ_raw = rd("environ")
+    r.fds = {}
+    for line in rd("fds").decode("utf-8", "replace").splitlines():
+        n, _, target = line.partition(" ")
+        if n.isdigit():
+            r.fds[int(n)] = target
+    r.stdin = rd("stdin").decode().strip()
+    r.parent = rd("parent").decode().strip()
+    try:
+        r.pid = int(rd("pid").decode().strip() or "0")
+    except ValueError:
+        r.pid = 0
+    st = rd("stat").decode("utf-8", "replace")
+    fields = st.rsplit(")", 1)[-1].split()
+    r.pgid = int(fields[2]) if len(fields) > 2 else None
+    r.sid = int(fields[3]) if len(fields) > 3 else None
+    try:
+        r.when = int(rd("when").decode().strip() or "0")
+    except ValueError:
+        r.when = 0
+    return r
+
+
+BASELINE_FDS = None
+
+
+def baseline_fds():
+    """The fds our grant shell shows when started with only 0, 1, 2 open
+    (dash keeps its script and a /dev/null above 9), with the script's own
+    path written as <script>."""
+    global BASELINE_FDS
+    if BASELINE_FDS is not None:
+        return BASELINE_FDS
+    d = tempfile.mkdtemp(prefix="mmolove_baseline_")
+    try:
+        rec = os.path.join(d, "rec")
+        os.mkdir(rec)
+        g = os.path.join(d, "grant")
+        with open(g, "w") as f:
+            f.write(GRANT_SCRIPT.replace("@REC@", rec))
+        os.chmod(g, 0o755)
+        subprocess.run([g, "u", "h", "1"], env={"PATH": CLEAN_PATH},
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, close_fds=True, timeout=20)
+        runs = glob.glob(os.path.join(rec, "run.*"))
+        check(len(runs) == 1, "baseline grant did not run")
+        r = read_run(runs[0])
+        BASELINE_FDS = {n: ("<script>" if t == g else t)
+                        for n, t in r.fds.items() if n > 2}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return BASELINE_FDS
+
+
+# ------------------------------------------------------------------ the env
+
+class Env:
+    """One installation: config, secret, state_dir, log and grant."""
+
+    def __init__(self, ctx, secrets=None, cfg=None, action="exit 0",
+                 secret_file=True):
+        self.ctx = ctx
+        self.dir = tempfile.mkdtemp(prefix="mmolove_%s_" % ctx.name[:40])
+        os.chmod(self.dir, 0o755)
+        self.secret = "sec-" + uuid.uuid4().hex + "-Zz9"
+        self.secrets = list(secrets) if secrets else [self.secret]
+        self.secret = self.secrets[0]
+        self.sensitive = set(s for s in self.secrets if s)
+        self.secret_path = os.path.join(self.dir, "secret")
+        if secret_file:
+            self.write_secret(self.secrets)
+        self.rec = os.path.join(self.dir, "rec")
+        os.mkdir(self.rec)
+        self.grant = os.path.join(self.dir, "grant.sh")
+        with open(self.grant, "w") as f:
+            f.write(GRANT_SCRIPT.replace("@REC@", self.rec))
+        os.chmod(self.grant, 0o755)
+        self.set_action(action)
+        self.state = os.path.join(self.dir, "state")
+        os.mkdir(self.state, 0o700)
+        self.log = os.path.join(self.dir, "audit.log")
+        self.config_path = os.path.join(self.dir, "mmolove.conf")
+        self.cfg = {"secret_file": self.secret_path if secret_file else None,
+                    "grant": self.grant, "state_dir": self.state,
+                    "log": self.log, "allow_root": "yes"}
+        if cfg:
+            self.cfg.update(cfg)
+        self.write_config()
+        self._log_off = 0
+        self.requests = 0
+
+    # -- setup
+    def write_secret(self, lines, mode=0o600):
+        with open(self.secret_path, "w") as f:
+            f.write("".join(s + "\n" for s in lines))
+        os.chmod(self.secret_path, mode)
+
+    def write_config(self, **over):
+        self.cfg.update(over)
+        lines = ["# mmolove test config (%s)" % self.ctx.name, ""]
+        for k, v in self.cfg.items():
+            if v is None or v is DROP:
+                continue
+            lines.append("%s = %s" % (k, v))
+        lines.append("# end")
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def set_action(self, action):
+        with open(os.path.join(self.rec, "action"), "w") as f:
+            f.write(action + "\n")
+
+    # -- bodies and signatures
+    def body(self, **fields):
+        d = {"event": "heart.counted", "server_id": "srv_123",
+             "username": "PlayerOne", "heart_id": new_hid(),
+             "period": "2026-06", "timestamp": now()}
+        for k, v in fields.items():
+            if v is DROP:
+                d.pop(k, None)
+            else:
+                d[k] = v
+        return json.dumps(d, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+
+    def sig(self, t, body, secret=None):
+        v = sign_py(secret if secret is not None else self.secret, t, body)
+        self.sensitive.add(v)
+        return v
+
+    def header(self, body, t=None, secret=None):
+        t = str(now() if t is None else t)
+        return "t=%s,v1=%s" % (t, self.sig(t, body, secret))
+
+    # -- running
+    def cgi_env(self, method="POST"):
+        return {"PATH": CGI_PATH, "GATEWAY_INTERFACE": "CGI/1.1",
+                "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+                "REMOTE_PORT": "54321", "SERVER_SOFTWARE": "cgi_test/1.0",
+                "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+                "SCRIPT_NAME": "/cgi-bin/mmolove.cgi",
+                "REQUEST_URI": "/cgi-bin/mmolove.cgi", "QUERY_STRING": "",
+                "HTTP_HOST": "localhost",
+                "HTTP_USER_AGENT": "MMOLove-Webhook/1.0",
+                "INHERITED_CANARY": "canary-should-not-reach-grant",
+                "REQUEST_METHOD": method,
+                "MMOLOVE_CONFIG": self.config_path}
+
+    def post(self, body, t=None, secret=None, header=AUTO, cl=AUTO,
+             stdin=None, method="POST", event_header=AUTO, extra_env=None,
+             drop_env=(), args=(), query=None, timeout=60, pass_fds=()):
+        body = as_bytes(body)
+        t = str(now() if t is None else t)
+        for s in self.secrets:
+            if s:
+                self.sensitive.add(sign_py(s, t, body))
+        if header is AUTO:
+            header = self.header(body, t, secret)
+        env = self.cgi_env(method)
+        if header is not None:
+            env["HTTP_X_MMOLOVE_SIGNATURE"] = header
+            for v in re.findall(r"v1\s*=\s*([^,\s]+)", header):
+                if len(v) >= 16:
+                    self.sensitive.add(v)
+        if method in ("POST", "PUT", "PATCH"):
+            env["CONTENT_TYPE"] = "application/json"
+        if cl is AUTO:
+            cl = str(len(body)) if method in ("POST", "PUT", "PATCH") else None
+        if cl is not None:
+            env["CONTENT_LENGTH"] = cl
+        if event_header is AUTO:
+            try:
+                event_header = json.loads(body).get("event")
+            except Exception:
+                event_header = "heart.counted"
+        if isinstance(event_header, str):
+            env["HTTP_X_MMOLOVE_EVENT"] = event_header
+        if query is not None:
+            env["QUERY_STRING"] = query
+        if extra_env:
+            env.update(extra_env)
+        for k in drop_env:
+            env.pop(k, None)
+        return self.run_raw(env, body if stdin is None else stdin, args,
+                            timeout, pass_fds)
+
+    def get(self, query, **kw):
+        kw.setdefault("header", None)
+        kw.setdefault("event_header", None)
+        return self.post(b"", method="GET", query=query, **kw)
+
+    def run_raw(self, env, data, args=(), timeout=60, pass_fds=()):
+        self.requests += 1
+        before = self.run_count()
+        t0 = time.monotonic()
+        p = subprocess.Popen([BINARY] + list(args), env=env, cwd=self.dir,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, close_fds=True,
+                             pass_fds=pass_fds)
+        ino = os.fstat(p.stdout.fileno()).st_ino
+        try:
+            out, err = p.communicate(input=data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            r = Resp()
+            r.error = "no answer within %ss" % timeout
+            r.raw, r.stderr = out, err
+            r.logs = self.new_logs()
+            return r
+        r = parse_cgi(out)
+        r.stderr = err
+        r.rc = p.returncode
+        r.runs_before = before
+        r.elapsed = time.monotonic() - t0
+        r.stdout_ino = ino
+        r.logs = self.new_logs()
+        return r
+
+    def cli(self, args, stdin=b"", extra_env=None, drop_config=False,
+            timeout=60):
+        env = {"PATH": CGI_PATH, "MMOLOVE_CONFIG": self.config_path}
+        if drop_config:
+            env.pop("MMOLOVE_CONFIG")
+        if extra_env:
+            env.update(extra_env)
+        p = subprocess.run([BINARY] + list(args), env=env, cwd=self.dir,
+                           input=as_bytes(stdin), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, close_fds=True,
+                           timeout=timeout)
+        return p
+
+    # -- observations
+    def new_logs(self):
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self._log_off)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        # only whole lines
+        end = data.rfind(b"\n") + 1
+        data = data[:end]
+        self._log_off += end
+        out = []
+        for line in data.split(b"\n"):
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line.decode("utf-8")))
+            except Exception as e:
+                out.append({"__unparsable__": repr(line[:200]),
+                            "__error__": str(e)})
+        return out
+
+    def run_count(self):
+        try:
+            with open(os.path.join(self.rec, "count"), "rb") as f:
+                return f.read().count(b"\n")
+        except FileNotFoundError:
+            return 0
+
+    def runs(self):
+        rs = [read_run(d) for d in glob.glob(os.path.join(self.rec, "run.*"))]
+        rs.sort(key=lambda r: (r.when, r.dir))
+        return rs
+
+    def last_run(self):
+        rs = self.runs()
+        check(rs, "no grant run recorded")
+        return rs[-1]
+
+    @property
+    def votes(self):
+        return os.path.join(self.state, "votes")
+
+    def vote_files(self):
+        try:
+            return sorted(os.listdir(self.votes))
+        except FileNotFoundError:
+            return []
+
+    def ledger(self, key):
+        """key=value lines of the vote's file, or None when absent."""
+        path = os.path.join(self.votes, sha256_hex(key))
+        try:
+            with open(path, "rb") as f:
+                data = f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+        d = {}
+        for line in data.splitlines():
+            k, eqs, v = line.partition("=")
+            if eqs:
+                d.setdefault(k.strip(), v)
+        return d
+
+    def settled_votes(self):
+        """Names of vote files recorded as paid or refused."""
+        out = []
+        for n in self.vote_files():
+            try:
+                with open(os.path.join(self.votes, n), "rb") as f:
+                    lines = f.read().decode("utf-8", "replace").splitlines()
+            except OSError:
+                continue
+            if "state=paid" in lines or "state=refused" in lines:
+                out.append(n)
+        return out
+
+    def state_of(self, key):
+        d = self.ledger(key)
+        if d is None:
+            return None
+        return d.get("state")
+
+    def expect_paid(self, key):
+        st = self.state_of(key)
+        eq(st, "paid", "ledger state of %r" % key)
+
+    def expect_unpaid(self, key):
+        st = self.state_of(key)
+        check(st not in ("paid", "refused"),
+              "ledger: vote %r recorded as %r, expected unpaid" % (key, st))
+
+    def expect(self, r, status, outcome=None, ran=0, log=True):
+        """Status, grant runs since the request started, one log line."""
+        if r.error:
+            raise Fail("bad CGI answer (%s): stdout=%r stderr=%r" % (
+                r.error, r.raw[:300], r.stderr[:300]))
+        problems = []
+        if not status_matches(r.status, status):
+            problems.append("status %r, expected %r (body %r, log %s)" % (
+                r.status, status, r.body[:100],
+                json.dumps(r.logs)[:400]))
+        runs = self.run_count() - r.runs_before
+        if runs != ran:
+            problems.append("grant ran %d times, expected %d" % (runs, ran))
+        ct = r.header("content-type")
+        if not ct or not ct.startswith("text/plain"):
+            problems.append("Content-Type %r, expected text/plain" % ct)
+        text = r.body.strip()
+        if b"\n" in text or len(text) > 300:
+            problems.append("body is not one short line: %r" % r.body[:200])
+        for s in self.sensitive:
+            if as_bytes(s) in r.raw:
+                problems.append("response leaks a secret or signature")
+            elif as_bytes(s) in r.stderr:
+                problems.append("stderr (the server's error log) leaks a "
+                                "secret or signature")
+        if b"GRANT-STDOUT-MARKER" in r.raw or b"GRANT-STDERR-MARKER" in r.raw:
+            problems.append("grant output reached the HTTP response")
+        line = None
+        if log:
+            if len(r.logs) != 1:
+                problems.append("expected 1 new log line, got %d: %r" % (
+                    len(r.logs), r.logs[:3]))
+            else:
+                line = r.logs[0]
+                if line.get("status") != r.status:
+                    problems.append("log status %r != HTTP status %r" % (
+                        line.get("status"), r.status))
+                if outcome is not None:
+                    ok = line.get("outcome") in (
+                        outcome if isinstance(outcome, (tuple, set, list))
+                        else (outcome,))
+                    if not ok:
+                        problems.append("log outcome %r, expected %r "
+                                        "(reason %r)" % (
+                                            line.get("outcome"), outcome,
+                                            line.get("reason")))
+                if line.get("remote") != "127.0.0.1":
+                    problems.append("log remote %r" % line.get("remote"))
+        if problems:
+            raise Fail("; ".join(problems))
+        return line
+
+    # -- end-of-test invariants
+    def check_log_file(self):
+        problems = []
+        try:
+            with open(self.log, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        if self.requests and not data:
+            problems.append("audit log empty after %d requests" % self.requests)
+        if data and not data.endswith(b"\n"):
+            problems.append("audit log ends with a partial line")
+        for s in self.sensitive:
+            if as_bytes(s) in data:
+                problems.append("audit log contains a secret or a signature "
+                                "(%s...)" % s[:8])
+        lines = [l for l in data.split(b"\n") if l]
+        types = {"time": (str,), "mode": (str,), "event": (str, type(None)),
+                 "heart_id": (str, type(None)),
+                 "username": (str, type(None)), "outcome": (str,),
+                 "status": (int,), "reward": (int,), "remote": (str,),
+                 "duration_ms": (int,), "reason": (str,),
+                 "grant_exit": (int, type(None)), "grant_output": (str,)}
+        for i, l in enumerate(lines):
+            try:
+                o = json.loads(l.decode("utf-8"))
+            except Exception as e:
+                problems.append("log line %d is not JSON (%s): %r" % (
+                    i + 1, e, l[:200]))
+                continue
+            if not isinstance(o, dict):
+                problems.append("log line %d is not an object" % (i + 1))
+                continue
+            for k, ty in types.items():
+                if k not in o:
+                    problems.append("log line %d lacks %r" % (i + 1, k))
+                elif isinstance(o[k], bool) or not isinstance(o[k], ty):
+                    problems.append("log line %d: %r has type %s" % (
+                        i + 1, k, type(o[k]).__name__))
+            if o.get("outcome") not in OUTCOMES:
+                problems.append("log line %d: unknown outcome %r" % (
+                    i + 1, o.get("outcome")))
+            if o.get("mode") not in ("post", "legacy", ""):
+                problems.append("log line %d: mode %r" % (i + 1, o.get("mode")))
+            if isinstance(o.get("time"), str) and not o["time"]:
+                problems.append("log line %d: empty time" % (i + 1))
+            if isinstance(o.get("duration_ms"), int) and o["duration_ms"] < 0:
+                problems.append("log line %d: negative duration" % (i + 1))
+            if len(problems) > 6:
+                break
+        if lines:
+            p = subprocess.run(["jq", "-e", "-c", "."], input=data,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=30)
+            if p.returncode != 0:
+                problems.append("jq -e . rejects the log: %r" % p.stderr[:200])
+            elif len([l for l in p.stdout.split(b"\n") if l]) != len(lines):
+                problems.append("jq sees %d values in %d lines" % (
+                    len([l for l in p.stdout.split(b"\n") if l]), len(lines)))
+        if problems:
+            raise Fail("audit log: " + "; ".join(problems[:6]))
+
+    def check_ledger_names(self, hostile=()):
+        names = self.vote_files()
+        bad = [n for n in names if not re.match(r"^[0-9a-f]{64}$", n)]
+        check(not bad, "votes/ holds names that are not a SHA-256 hex: %r"
+              % bad[:5])
+        for h in hostile:
+            for n in names:
+                check(h not in n, "a votes/ name contains heart_id %r" % h)
+
+    def check_runs_clean(self):
+        """Every recorded grant run: no secret in argv or env."""
+        for r in self.runs():
+            for s in self.sensitive:
+                if as_bytes(s) in r.environ_raw or \
+                        any(s in a for a in r.argv):
+                    raise Fail("a grant saw a secret or signature in its "
+                               "argv or environment")
+
+    def cleanup(self):
+        for name in ("bgpid", "fgpid"):
+            try:
+                with open(os.path.join(self.rec, name)) as f:
+                    pid = int(f.read().strip())
+                if not pid_gone(pid):
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        if not KEEP:
+            subprocess.run(["chmod", "-R", "u+rwX", self.dir],
+                           stderr=subprocess.DEVNULL)
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def expected_env(body_obj, reward, mode="post", heart_id=None):
+    e = {"PATH": CLEAN_PATH,
+         "MMOLOVE_EVENT": body_obj.get("event", ""),
+         "MMOLOVE_USERNAME": body_obj["username"],
+         "MMOLOVE_HEART_ID": heart_id or body_obj["heart_id"],
+         "MMOLOVE_REWARD": str(reward),
+         "MMOLOVE_SERVER_ID": str(body_obj.get("server_id", "")),
+         "MMOLOVE_PERIOD": str(body_obj.get("period", "")),
+         "MMOLOVE_TIMESTAMP": str(body_obj.get("timestamp", "")),
+         "MMOLOVE_MODE": mode}
+    sd = body_obj.get("streak_day")
+    if isinstance(sd, int) and not isinstance(sd, bool) and sd > 0:
+        e["MMOLOVE_STREAK_DAY"] = str(sd)
+    for k in ("first_heart", "streak_milestone", "account_linked"):
+        if isinstance(body_obj.get(k), bool):
+            e["MMOLOVE_" + k.upper()] = "1" if body_obj[k] else "0"
+    for k in ("monthly_streak", "loyalty_level"):
+        v = body_obj.get(k)
+        if isinstance(v, int) and not isinstance(v, bool):
+            e["MMOLOVE_" + k.upper()] = str(v)
+    return e
+
+
+# ----------------------------------------------------------------- context
+
+class Ctx:
+    def __init__(self, name):
+        self.name = name
+        self.errors = []
+        self.envs = []
+        self.notes = []
+
+    def env(self, **kw):
+        e = Env(self, **kw)
+        self.envs.append(e)
+        return e
+
+    def case(self, label):
+        ctx = self
+
+        class _Case:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, et, ev, tb):
+                if et is None:
+                    return False
+                if et is Fail:
+                    ctx.errors.append("[%s] %s" % (label, ev))
+                    return True
+                if issubclass(et, Exception):
+                    ctx.errors.append("[%s] %s: %s" % (label, et.__name__, ev))
+                    return True
+                return False
+        return _Case()
+
+    def note(self, msg):
+        self.notes.append(msg)
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def check_grant_run(e, run, argv, env_expected, r=None):
+    """argv, exact environment, stdin, fds, process group of one run."""
+    eq(run.path, e.grant, "grant program path")
+    eq(run.argv, argv, "grant argv")
+    dups = [k for k in run.env if
+            sum(1 for x in run.env_list if x.partition("=")[0] == k) > 1]
+    check(not dups, "grant environment repeats %r" % dups)
+    if run.env != env_expected:
+        extra = {k: run.env[k] for k in run.env if k not in env_expected}
+        missing = {k: v for k, v in env_expected.items() if k not in run.env}
+        wrong = {k: (run.env[k], env_expected[k]) for k in env_expected
+                 if k in run.env and run.env[k] != env_expected[k]}
+        raise Fail("grant environment: extra %r, missing %r, wrong %r" % (
+            extra, missing, wrong))
+    eq(run.stdin, "/dev/null", "grant stdin")
+    base = baseline_fds()
+    extra = {n: ("<script>" if t == e.grant else t)
+             for n, t in run.fds.items() if n > 2}
+    check(0 in run.fds and 1 in run.fds and 2 in run.fds,
+          "grant lacks one of fds 0-2: %r" % run.fds)
+    eq(extra, base, "grant fds beyond 0-2 (compared with a clean start)")
+    if r is not None and r.stdout_ino is not None:
+        check(run.fds.get(1) != "pipe:[%d]" % r.stdout_ino and
+              run.fds.get(2) != "pipe:[%d]" % r.stdout_ino,
+              "grant writes straight into the HTTP response pipe")
+    check(run.pgid is not None and run.pgid != os.getpgrp(),
+          "grant shares the web server's process group")
+    check(run.parent not in ("sh", "dash", "bash"),
+          "grant started through a shell (parent is %r)" % run.parent)
+
+
+# ===================================================================== tests
+
+@test
+def signature_helpers_agree(ctx):
+    """Python hmac and openssl dgst -hmac compute the same v1."""
+    cases = [("s3cret", "1733500000", b'{"a":1}'),
+             ("another secret with spaces", "0", b""),
+             ("k", "1733500000", "{\"username\":\"\u00e9\u00e8 \U0001F600\"}"
+              .encode("utf-8")),
+             ("k2", str(now()), bytes(range(256)) * 4),
+             ("k3", "1", b"x" * 10000)]
+    for secret, t, body in cases:
+        a = sign_py(secret, t, body)
+        b = sign_openssl(secret, t, body)
+        check(re.match(r"^[0-9a-f]{64}$", a), "python hmac hex %r" % a)
+        eq(b, a, "openssl vs python for secret %r" % secret)
+    # The documented example shape, computed by hand from the spec formula.
+    eq(sign_py("k", "1", b"b"),
+       hmac.new(b"k", b"1.b", hashlib.sha256).hexdigest(), "formula")
+
+
+@test
+def cli_sign_matches(ctx):
+    e = ctx.env()
+    body = e.body()
+    t = "1733500000"
+    p = e.cli(["--sign", "--t", t], stdin=body)
+    eq(p.returncode, 0, "--sign exit status (stderr %r)" % p.stderr[:200])
+    want = "t=%s,v1=%s" % (t, sign_py(e.secret, t, body))
+    eq(want, "t=%s,v1=%s" % (t, sign_openssl(e.secret, t, body)),
+       "python vs openssl")
+    eq(p.stdout.decode().strip(), want, "--sign output")
+    with ctx.case("--sign without --t uses now"):
+        p = e.cli(["--sign"], stdin=body)
+        eq(p.returncode, 0, "exit status")
+        m = re.match(r"^t=(\d+),v1=([0-9a-f]{64})$", p.stdout.decode().strip())
+        check(m, "output %r" % p.stdout[:200])
+        check(abs(int(m.group(1)) - now()) <= 10, "t %s is not now" % m.group(1))
+        eq(m.group(2), sign_py(e.secret, m.group(1), body), "v1")
+    with ctx.case("--sign over exact bytes (no trailing newline added)"):
+        raw = b'{"a" : 1 }\n\n'
+        p = e.cli(["--sign", "--t", t], stdin=raw)
+        eq(p.stdout.decode().strip(), "t=%s,v1=%s" % (
+            t, sign_openssl(e.secret, t, raw)), "--sign output")
+    with ctx.case("--sign uses the first secret of a rotation file"):
+        e2 = ctx.env(secrets=["first-" + uuid.uuid4().hex,
+                              "second-" + uuid.uuid4().hex])
+        p = e2.cli(["--sign", "--t", t], stdin=body)
+        eq(p.stdout.decode().strip(),
+           "t=%s,v1=%s" % (t, sign_py(e2.secrets[0], t, body)), "output")
+    with ctx.case("--sign with MMOLOVE_CALLBACK_SECRET only"):
+        e3 = ctx.env(secret_file=False)
+        envsec = "envsecret-" + uuid.uuid4().hex
+        p = e3.cli(["--sign", "--t", t], stdin=body,
+                   extra_env={"MMOLOVE_CALLBACK_SECRET": envsec})
+        eq(p.stdout.decode().strip(),
+           "t=%s,v1=%s" % (t, sign_py(envsec, t, body)), "output")
+
+
+@test
+def first_vote_paid_full_env(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    ts = now()
+    obj = {"event": "heart.counted", "server_id": "srv_123",
+           "username": "PlayerOne", "heart_id": hid, "period": "2026-06",
+           "timestamp": ts, "streak_day": 7, "first_heart": True,
+           "streak_milestone": False, "account_linked": True,
+           "monthly_streak": 3, "loyalty_level": 2}
+    body = json.dumps(obj).encode()
+    r = e.post(body, t=ts)
+    line = e.expect(r, 200, "paid", ran=1)
+    eq(r.status, 200, "status")
+    run = e.last_run()
+    env = expected_env(obj, 300)
+    eq(env["MMOLOVE_FIRST_HEART"], "1", "sanity")
+    check_grant_run(e, run, ["PlayerOne", hid, "300"], env, r)
+    e.expect_paid("post:" + hid)
+    eq(e.vote_files(), [sha256_hex("post:" + hid)], "votes/ content")
+    eq(line.get("reward"), 300, "log reward")
+    eq(line.get("heart_id"), hid, "log heart_id")
+    eq(line.get("username"), "PlayerOne", "log username")
+    eq(line.get("event"), "heart.counted", "log event")
+    eq(line.get("mode"), "post", "log mode")
+    eq(line.get("grant_exit"), 0, "log grant_exit")
+
+
+@test
+def first_vote_paid_minimal_env(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    ts = now()
+    obj = {"event": "heart.counted", "server_id": "srv_9",
+           "username": "Mini", "heart_id": hid, "period": "2026-07",
+           "timestamp": ts}
+    r = e.post(json.dumps(obj).encode(), t=ts)
+    line = e.expect(r, 200, "paid", ran=1)
+    check_grant_run(e, e.last_run(), ["Mini", hid, "100"],
+                    expected_env(obj, 100), r)
+    e.expect_paid("post:" + hid)
+    eq(line.get("reward"), 100, "log reward")
+
+
+@test
+def duplicate_no_run(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    e.expect(e.post(body), 200, "paid", ran=1)
+    # the same delivery retried, and a fresh signature over a new t
+    line = e.expect(e.post(body), 200, "duplicate", ran=0)
+    e.expect(e.post(e.body(heart_id=hid, username="Other")), 200,
+             "duplicate", ran=0)
+    e.expect_paid("post:" + hid)
+    eq(len(e.vote_files()), 1, "one ledger file")
+    eq(line.get("heart_id"), hid, "log heart_id")
+    eq(line.get("reward"), 0, "log reward of a duplicate")
+    eq(e.run_count(), 1, "total runs")
+
+
+@test
+def heart_test_event(ctx):
+    e = ctx.env()
+    body = e.body(event="heart.test", heart_id=ZERO_ID, username="test-user")
+    line = e.expect(e.post(body), 200, "test", ran=0)
+    eq(e.vote_files(), [], "votes/ after heart.test")
+    eq(line.get("reward"), 0, "log reward")
+    e.expect(e.post(body), 200, "test", ran=0)
+    eq(e.vote_files(), [], "votes/ after a second heart.test")
+    with ctx.case("heart.test with a normal heart_id records nothing"):
+        hid = new_hid()
+        e.expect(e.post(e.body(event="heart.test", heart_id=hid)), 200,
+                 "test", ran=0)
+        eq(e.vote_files(), [], "votes/")
+        e.expect(e.post(e.body(heart_id=hid)), 200, "paid", ran=1)
+        e.expect_paid("post:" + hid)
+    with ctx.case("heart.test still works with legacy on"):
+        e2 = ctx.env(cfg={"legacy": "on"})
+        e2.expect(e2.post(body), 200, "test", ran=0)
+        eq(e2.vote_files(), [], "votes/")
+
+
+@test
+def event_header_is_informational(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    e.expect(e.post(e.body(heart_id=hid), event_header="heart.test"), 200,
+             "paid", ran=1)
+    e.expect_paid("post:" + hid)
+    hid2 = new_hid()
+    e.expect(e.post(e.body(event="heart.test", heart_id=hid2),
+                    event_header="heart.counted"), 200, "test", ran=0)
+    e.expect_unpaid("post:" + hid2)
+    hid3 = new_hid()
+    e.expect(e.post(e.body(heart_id=hid3), event_header=None), 200, "paid",
+             ran=1)
+
+
+@test
+def other_event_ignored(ctx):
+    e = ctx.env()
+    for ev in ("heart.removed", "HEART.COUNTED", "heart.counted ",
+               "heart.counted.v2", "heart.test2"):
+        with ctx.case("event %r" % ev):
+            hid = new_hid()
+            line = e.expect(e.post(e.body(event=ev, heart_id=hid)), 200,
+                            "ignored", ran=0)
+            e.expect_unpaid("post:" + hid)
+            eq(line.get("reward"), 0, "log reward")
+    eq(e.run_count(), 0, "total runs")
+
+
+# -------------------------------------------------------------- signatures
+
+@test
+def sig_missing_header(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    line = e.expect(e.post(e.body(heart_id=hid), header=None), 401,
+                    "unauthorized", ran=0)
+    check(line.get("reason"), "log reason is empty for a 401")
+    e.expect(e.post(e.body(heart_id=hid), header=""), 401, "unauthorized")
+    e.expect_unpaid("post:" + hid)
+
+
+@test
+def sig_garbled(ctx):
+    e = ctx.env()
+    body = e.body()
+    t = str(now())
+    good = sign_py(e.secret, t, body)
+
+    def signed_over(tt):
+        return sign_py(e.secret, tt, body)
+    cases = [
+        ("garbage", "garbage"),
+        ("no t", "v1=%s" % good),
+        ("no v1", "t=%s" % t),
+        ("t non-digits 12a", "t=12a,v1=%s" % signed_over("12a")),
+        ("t with letters after now", "t=%sa,v1=%s" % (t, signed_over(t + "a"))),
+        ("t negative", "t=-5,v1=%s" % signed_over("-5")),
+        ("t with plus", "t=+%s,v1=%s" % (t, signed_over("+" + t))),
+        ("t empty", "t=,v1=%s" % signed_over("")),
+        ("t hex", "t=0x10,v1=%s" % signed_over("0x10")),
+        ("t overflows", "t=99999999999999999999999,v1=%s" %
+         signed_over("99999999999999999999999")),
+        ("t differs from signed t", "t=%d,v1=%s" % (int(t) + 1, good)),
+        ("v1 63 hex", "t=%s,v1=%s" % (t, good[:63])),
+        ("v1 65 hex", "t=%s,v1=%s0" % (t, good)),
+        ("v1 upper-case", "t=%s,v1=%s" % (t, good.upper())),
+        ("v1 non-hex", "t=%s,v1=%s" % (t, "z" * 64)),
+        ("v1 empty", "t=%s,v1=" % t),
+        ("v1 all zero", "t=%s,v1=%s" % (t, "0" * 64)),
+        ("v1 in v0 only", "t=%s,v0=%s" % (t, good)),
+        ("semicolons", "t=%s;v1=%s" % (t, good)),
+        ("no equals", "t%s,v1%s" % (t, good)),
+        ("v1 prefix 32 hex", "t=%s,v1=%s" % (t, good[:32])),
+    ]
+    for label, hdr in cases:
+        with ctx.case(label):
+            line = e.expect(e.post(body, t=t, header=hdr), 401,
+                            "unauthorized", ran=0)
+    e.expect_unpaid("post:" + json.loads(body)["heart_id"])
+    eq(e.run_count(), 0, "total runs")
+    # The control: the same body with the good header is paid.
+    e.expect(e.post(body, t=t, header="t=%s,v1=%s" % (t, good)), 200, "paid",
+             ran=1)
+
+
+@test
+def sig_wrong_secret(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    for label, sec in (("other secret", "not-the-secret"),
+                       ("secret with a newline", e.secret + "\n"),
+                       ("secret prefix", e.secret[:-1]),
+                       ("empty secret", "")):
+        with ctx.case(label):
+            e.expect(e.post(body, secret=sec), 401, "unauthorized", ran=0)
+    e.expect_unpaid("post:" + hid)
+
+
+@test
+def sig_body_modified(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    t = str(now())
+    hdr = e.header(body, t)
+    variants = [
+        ("spacing re-serialized", json.dumps(json.loads(body)).encode()),
+        ("trailing newline", body + b"\n"),
+        ("username changed", body.replace(b"PlayerOne", b"PlayerTwo")),
+        ("truncated", body[:-1]),
+        ("leading space", b" " + body),
+    ]
+    for label, b in variants:
+        with ctx.case(label):
+            check(b != body, "variant equals body")
+            e.expect(e.post(b, t=t, header=hdr), 401, "unauthorized", ran=0)
+    e.expect_unpaid("post:" + hid)
+    with ctx.case("a body with odd but valid spacing, signed as sent"):
+        odd = b'{ "event" : "heart.counted" ,\n "username":"Spacey",' \
+              b'"heart_id":"' + hid.encode() + b'" }\n'
+        e.expect(e.post(odd), 200, "paid", ran=1)
+        eq(e.last_run().argv, ["Spacey", hid, "100"], "argv")
+
+
+@test
+def sig_spaces_and_order(ctx):
+    e = ctx.env()
+    for label, fmt in (("space after comma", "t={t}, v1={v}"),
+                       ("spaces around pairs", " t={t} , v1={v} "),
+                       ("several spaces", "t={t},   v1={v}"),
+                       ("v1 first", "v1={v},t={t}")):
+        with ctx.case(label):
+            hid = new_hid()
+            body = e.body(heart_id=hid)
+            t = str(now())
+            hdr = fmt.format(t=t, v=e.sig(t, body))
+            e.expect(e.post(body, t=t, header=hdr), 200, "paid", ran=1)
+            e.expect_paid("post:" + hid)
+
+
+@test
+def sig_multiple_v1(ctx):
+    e = ctx.env()
+    for label, order in (("second matches", ("bad", "good")),
+                         ("first matches", ("good", "bad")),
+                         ("third of three", ("bad", "bad2", "good")),
+                         ("twelfth of twelve", ("bad2",) * 11 + ("good",))):
+        with ctx.case(label):
+            hid = new_hid()
+            body = e.body(heart_id=hid)
+            t = str(now())
+            vals = {"good": e.sig(t, body),
+                    "bad": sign_py("old-secret", t, body),
+                    "bad2": "f" * 64}
+            hdr = "t=%s," % t + ",".join("v1=%s" % vals[k] for k in order)
+            e.expect(e.post(body, t=t, header=hdr), 200, "paid", ran=1)
+            e.expect_paid("post:" + hid)
+    with ctx.case("several v1, none matching"):
+        hid = new_hid()
+        body = e.body(heart_id=hid)
+        t = str(now())
+        hdr = "t=%s,v1=%s,v1=%s" % (t, "a" * 64, sign_py("x", t, body))
+        e.expect(e.post(body, t=t, header=hdr), 401, "unauthorized", ran=0)
+
+
+@test
+def sig_unknown_keys_ignored(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    t = str(now())
+    hdr = "t=%s,v0=%s,foo=bar,v2=zz,v1=%s,x=" % (t, "ab" * 32,
+                                                 e.sig(t, body))
+    e.expect(e.post(body, t=t, header=hdr), 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+
+
+@test
+def sig_rotation_two_secrets(ctx):
+    s1, s2 = "old-" + uuid.uuid4().hex, "new-" + uuid.uuid4().hex
+    e = ctx.env(secrets=[s1, s2])
+    for label, sec in (("second line", s2), ("first line", s1)):
+        with ctx.case(label):
+            hid = new_hid()
+            e.expect(e.post(e.body(heart_id=hid), secret=sec), 200, "paid",
+                     ran=1)
+            e.expect_paid("post:" + hid)
+    with ctx.case("neither"):
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid), secret="third"), 401,
+                 "unauthorized", ran=0)
+
+
+@test
+def sig_blank_secret_line_is_not_a_key(ctx):
+    """A blank line in the secret file must not make the empty key valid."""
+    s1 = "real-" + uuid.uuid4().hex
+    e = ctx.env(secrets=[s1, "", "other-" + uuid.uuid4().hex])
+    hid = new_hid()
+    r = e.post(e.body(heart_id=hid), secret="")
+    check(r.status != 200, "signature with the empty key accepted")
+    e.expect(r, (401, 500), None, ran=0)
+    e.expect_unpaid("post:" + hid)
+
+
+@test
+def sig_long_headers(ctx):
+    e = ctx.env()
+    with ctx.case("64 KB garbage header"):
+        e.expect(e.post(e.body(), header="t=1," + "v1=" + "ab" * 32768),
+                 401, "unauthorized", ran=0)
+    with ctx.case("4000 pairs"):
+        e.expect(e.post(e.body(), header=",".join(["x=y"] * 4000)), 401,
+                 "unauthorized", ran=0)
+    with ctx.case("3 stale v1 then the good one"):
+        hid = new_hid()
+        body = e.body(heart_id=hid)
+        t = str(now())
+        hdr = "t=%s,%s,v1=%s" % (t, ",".join(
+            "v1=%s" % sign_py("old%d" % i, t, body) for i in range(3)),
+            e.sig(t, body))
+        e.expect(e.post(body, t=t, header=hdr), 200, "paid", ran=1)
+
+
+@test
+def sig_env_secret(ctx):
+    e = ctx.env(secret_file=False)
+    envsec = "env-" + uuid.uuid4().hex
+    e.sensitive.add(envsec)
+    hid = new_hid()
+    r = e.post(e.body(heart_id=hid), secret=envsec,
+               extra_env={"MMOLOVE_CALLBACK_SECRET": envsec})
+    e.expect(r, 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+    check(envsec.encode() not in e.last_run().environ_raw,
+          "secret reached the grant")
+    with ctx.case("wrong secret with the env secret set"):
+        hid2 = new_hid()
+        e.expect(e.post(e.body(heart_id=hid2), secret="nope",
+                        extra_env={"MMOLOVE_CALLBACK_SECRET": envsec}),
+                 401, "unauthorized", ran=0)
+
+
+# --------------------------------------------------------------- freshness
+
+@test
+def freshness(ctx):
+    e = ctx.env()
+    for label, delta, status in (("300+60 s old", -360, 401),
+                                 ("300+60 s ahead", 360, 401),
+                                 ("a day old", -86400, 401),
+                                 ("t=0", None, 401),
+                                 ("240 s old", -240, 200),
+                                 ("240 s ahead", 240, 200)):
+        with ctx.case(label):
+            hid = new_hid()
+            t = 0 if delta is None else now() + delta
+            r = e.post(e.body(heart_id=hid), t=t)
+            if status == 200:
+                e.expect(r, 200, "paid", ran=1)
+                e.expect_paid("post:" + hid)
+            else:
+                e.expect(r, 401, "unauthorized", ran=0)
+                e.expect_unpaid("post:" + hid)
+    with ctx.case("tolerance = 10"):
+        e.write_config(tolerance=10)
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid), t=now() - 60), 401,
+                 "unauthorized", ran=0)
+
+
+@test
+def tolerance_zero_disables(ctx):
+    e = ctx.env(cfg={"tolerance": 0})
+    for t in (now() - 86400 * 400, 1733500000, now() + 86400):
+        with ctx.case("t=%d" % t):
+            hid = new_hid()
+            e.expect(e.post(e.body(heart_id=hid), t=t), 200, "paid", ran=1)
+            e.expect_paid("post:" + hid)
+    with ctx.case("env MMOLOVE_TOLERANCE=0 overrides the file"):
+        e2 = ctx.env(cfg={"tolerance": 300})
+        hid = new_hid()
+        e2.expect(e2.post(e2.body(heart_id=hid), t=1733500000), 401,
+                  "unauthorized", ran=0)
+        e2.expect(e2.post(e2.body(heart_id=hid), t=1733500000,
+                          extra_env={"MMOLOVE_TOLERANCE": "0"}),
+                  200, "paid", ran=1)
+
+
+# ------------------------------------------------------------------ 400s
+
+@test
+def bad_json_400(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    ok = '"event":"heart.counted","username":"U","heart_id":"%s"' % hid
+    bodies = [
+        ("not JSON", b"hello"),
+        ("JSON array", ('[{%s}]' % ok).encode()),
+        ("JSON string", b'"heart.counted"'),
+        ("JSON null", b"null"),
+        ("JSON number", b"42"),
+        ("object with bare key", b'{"a"}'),
+        ("trailing comma", ('{%s,}' % ok).encode()),
+        ("two objects", ('{%s}{}' % ok).encode()),
+        ("two objects 2", ('{}{%s}' % ok).encode()),
+        ("missing comma", ('{"event":"heart.counted" "username":"U",'
+                           '"heart_id":"%s"}' % hid).encode()),
+        ("trailing garbage", ('{%s} x' % ok).encode()),
+        ("unterminated", ('{%s' % ok).encode()),
+        ("single quotes", ("{'event':'heart.counted','username':'U',"
+                           "'heart_id':'%s'}" % hid).encode()),
+        ("raw tab in string", ('{"event":"heart.counted","username":"U\tV",'
+                               '"heart_id":"%s"}' % hid).encode()),
+        ("bad escape", ('{"event":"heart.counted","username":"U\\x41",'
+                        '"heart_id":"%s"}' % hid).encode()),
+        ("short \\u escape", ('{"event":"heart.counted","username":"U\\u41",'
+                              '"heart_id":"%s"}' % hid).encode()),
+        ("empty object", b"{}"),
+        ("unquoted key", ('{event:"heart.counted","username":"U",'
+                          '"heart_id":"%s"}' % hid).encode()),
+    ]
+    for label, b in bodies:
+        with ctx.case(label):
+            line = e.expect(e.post(b), 400, "bad_request", ran=0)
+            check(line.get("reason"), "empty log reason for a 400")
+    e.expect_unpaid("post:" + hid)
+    eq(e.run_count(), 0, "total runs")
+
+
+@test
+def names_validation_400(ctx):
+    e = ctx.env()
+
+    def raw(username_json, heart_json=None):
+        hid = new_hid()
+        hj = heart_json if heart_json is not None else '"%s"' % hid
+        parts = ['"event":"heart.counted"']
+        if username_json is not None:
+            parts.append('"username":' + username_json)
+        if hj is not DROP:
+            parts.append('"heart_id":' + hj)
+        return ("{" + ",".join(parts) + "}").encode("utf-8"), hid
+    cases = [
+        ("username missing", raw(None)),
+        ("username empty", raw('""')),
+        ("username number", raw('42')),
+        ("username null", raw('null')),
+        ("username true", raw('true')),
+        ("username object", raw('{"n":"x"}')),
+        ("username array", raw('["x"]')),
+        ("username 129 bytes", raw('"%s"' % ("a" * 129))),
+        ("username 129 bytes unescaped (64 e-acute + a)",
+         raw('"%s"' % ("\\u00e9" * 64 + "a"))),
+        ("username \\u0001", raw('"Pl\\u0001ayer"')),
+        ("username \\n", raw('"Pl\\nayer"')),
+        ("username \\t", raw('"Pl\\tayer"')),
+        ("username \\r", raw('"Pl\\rayer"')),
+        ("username \\u001f", raw('"Pl\\u001fayer"')),
+        ("username \\u0000", raw('"Pl\\u0000ayer"')),
+        ("username lone high surrogate", raw('"Pl\\ud800ayer"')),
+        ("username lone low surrogate", raw('"Pl\\udc00ayer"')),
+        ("username high surrogate + non-surrogate",
+         raw('"Pl\\ud83d\\u0041"')),
+        ("username high surrogate at end", raw('"Pl\\ud83d"')),
+        ("heart_id missing", raw('"U"', DROP)),
+        ("heart_id empty", raw('"U"', '""')),
+        ("heart_id number", raw('"U"', '12345')),
+        ("heart_id null", raw('"U"', 'null')),
+        ("heart_id 129 bytes", raw('"U"', '"%s"' % ("h" * 129))),
+        ("heart_id control char", raw('"U"', '"h\\u0007x"')),
+        ("heart_id \\u0000", raw('"U"', '"h\\u0000x"')),
+    ]
+    bin_cases = [
+        ("username invalid UTF-8 0xff", b"Pl\xffayer"),
+        ("username overlong /", b"Pl\xc0\xafayer"),
+        ("username raw UTF-8 surrogate", b"Pl\xed\xa0\x80ayer"),
+        ("username truncated sequence", b"Pl\xc3"),
+        ("username 5-byte sequence", b"Pl\xf8\x88\x80\x80\x80"),
+        ("username above U+10FFFF", b"Pl\xf4\x90\x80\x80"),
+    ]
+    for label, u in bin_cases:
+        hid = new_hid()
+        cases.append((label, (b'{"event":"heart.counted","username":"' + u +
+                              b'","heart_id":"' + hid.encode() + b'"}', hid)))
+    dup_hid = new_hid()
+    cases.append(("username repeated", (
+        ('{"event":"heart.counted","username":"Alice","heart_id":"%s",'
+         '"username":"Mallory"}' % dup_hid).encode(), dup_hid)))
+    dup2 = new_hid()
+    cases.append(("heart_id repeated", (
+        ('{"event":"heart.counted","username":"Alice","heart_id":"%s",'
+         '"heart_id":"%s"}' % (dup2, new_hid())).encode(), dup2)))
+    dup3 = new_hid()
+    cases.append(("event repeated", (
+        ('{"event":"heart.test","username":"Alice","heart_id":"%s",'
+         '"event":"heart.counted"}' % dup3).encode(), dup3)))
+    for label, (b, hid) in cases:
+        with ctx.case(label):
+            line = e.expect(e.post(b), 400, "bad_request", ran=0)
+            check(line.get("reason"), "empty log reason")
+            e.expect_unpaid("post:" + hid)
+    eq(e.run_count(), 0, "total runs")
+
+
+@test
+def names_c1_controls_400(ctx):
+    """U+007F and the C1 controls U+0080-U+009F are control characters
+    too (Unicode category Cc); U+009B is a terminal CSI."""
+    e = ctx.env()
+    for label, esc in (("DEL \\u007f", "\\u007f"), ("NEL \\u0085", "\\u0085"),
+                       ("CSI \\u009b", "\\u009b"), ("raw C1 0x9b", "\u009b")):
+        with ctx.case(label):
+            hid = new_hid()
+            b = ('{"event":"heart.counted","username":"Pl%sayer",'
+                 '"heart_id":"%s"}' % (esc, hid)).encode("utf-8")
+            e.expect(e.post(b), 400, "bad_request", ran=0)
+            e.expect_unpaid("post:" + hid)
+
+
+@test
+def bad_json_in_unknown_values_400(ctx):
+    """An unknown key is ignored, but its value must still be JSON."""
+    e = ctx.env()
+    for frag in ('tru', 'nul', 'True', '01', '1.', '.5', '-', '+1', 'NaN',
+                 '1e', 'abc', '[1,]', '{"a":1,}', '[1 2]', '{"a" 1}',
+                 '{"a":}', '"\\u12"', '"\\q"', '[', '{"a":1'):
+        with ctx.case("x:" + frag):
+            hid = new_hid()
+            b = ('{"event":"heart.counted","username":"U","heart_id":"%s",'
+                 '"x":%s}' % (hid, frag)).encode()
+            e.expect(e.post(b), 400, "bad_request", ran=0)
+            e.expect_unpaid("post:" + hid)
+
+
+@test
+def unknown_keys_many_tokens(ctx):
+    """New fields MMOLove may add are never an error, whatever their size
+    within max_body: a 1000-element array (about 4 KB), 300 small objects,
+    20 levels of nesting."""
+    e = ctx.env()
+    for label, frag in (("1000-element array",
+                         "[" + ",".join(str(i) for i in range(1000)) + "]"),
+                        ("300 small objects",
+                         "[" + ",".join('{"k":%d}' % i for i in range(300))
+                         + "]"),
+                        ("20 levels deep", "[" * 20 + "1" + "]" * 20)):
+        with ctx.case(label):
+            hid = new_hid()
+            b = ('{"event":"heart.counted","history":%s,"username":"U",'
+                 '"heart_id":"%s"}' % (frag, hid)).encode()
+            e.expect(e.post(b), 200, "paid", ran=1)
+            eq(e.last_run().argv, ["U", hid, "100"], "argv")
+            e.expect_paid("post:" + hid)
+
+
+@test
+def event_name_with_nul_not_counted(ctx):
+    e = ctx.env()
+    for ev in ("heart.counted\u0000x", "heart.counted\u0000",
+               "heart.test\u0000"):
+        with ctx.case(ev):
+            hid = new_hid()
+            b = ('{"event":"%s","username":"U","heart_id":"%s"}'
+                 % (ev, hid)).encode()
+            e.expect(e.post(b), (200, 400), ("ignored", "bad_request"), ran=0)
+            e.expect_unpaid("post:" + hid)
+
+
+@test
+def other_fields_never_unclean(ctx):
+    """server_id / period / timestamp with control characters or huge
+    sizes never reach the grant's environment as they are."""
+    e = ctx.env()
+    for label, extra in (("server_id with newline",
+                          '"server_id":"srv\\nMMOLOVE_REWARD=999"'),
+                         ("period with \\u0001", '"period":"2026\\u0001-06"'),
+                         ("server_id 5000 bytes",
+                          '"server_id":"%s"' % ("s" * 5000)),
+                         ("timestamp string", '"timestamp":"17335\\n"')):
+        with ctx.case(label):
+            hid = new_hid()
+            b = ('{"event":"heart.counted","username":"U","heart_id":"%s",%s}'
+                 % (hid, extra)).encode()
+            r = e.post(b)
+            check(r.status in (200, 400), "status %r" % r.status)
+            if r.status == 200:
+                e.expect(r, 200, "paid", ran=1)
+                run = e.last_run()
+                for k, v in run.env.items():
+                    check(not re.search(r"[\x00-\x1f\x7f]", v),
+                          "%s=%r" % (k, v[:80]))
+                    check(len(v) <= 1024, "%s is %d bytes" % (k, len(v)))
+                eq(run.env.get("MMOLOVE_REWARD"), "100", "reward")
+            else:
+                e.expect(r, 400, "bad_request", ran=0)
+
+
+@test
+def names_accepted_edge_cases(ctx):
+    e = ctx.env()
+    cases = [
+        ("username exactly 128 bytes", '"%s"' % ("a" * 128), "a" * 128),
+        ("username 128 bytes once unescaped",
+         '"%s"' % ("\\u00e9" * 64), "\u00e9" * 64),
+        ("username \\u00e9", '"Jos\\u00e9"', "Jos\u00e9"),
+        ("username raw UTF-8", '"Jos\u00e9 \u4e2d\u6587"',
+         "Jos\u00e9 \u4e2d\u6587"),
+        ("username surrogate pair", '"Smile\\ud83d\\ude00"',
+         "Smile\U0001F600"),
+        ("username raw 4-byte UTF-8", '"Smile\U0001F600"', "Smile\U0001F600"),
+        ("username escaped slash", '"a\\/b"', "a/b"),
+        ("username quote and backslash", '"a\\"b\\\\c"', 'a"b\\c'),
+        ("username with spaces", '"Player One"', "Player One"),
+        ("username 1 byte", '"x"', "x"),
+    ]
+    for label, uj, want in cases:
+        with ctx.case(label):
+            hid = new_hid()
+            b = ('{"event":"heart.counted","username":%s,"heart_id":"%s"}'
+                 % (uj, hid)).encode("utf-8")
+            line = e.expect(e.post(b), 200, "paid", ran=1)
+            run = e.last_run()
+            eq(run.argv, [want, hid, "100"], "grant argv")
+            eq(run.env.get("MMOLOVE_USERNAME"), want, "MMOLOVE_USERNAME")
+            eq(line.get("username"), want, "log username")
+            e.expect_paid("post:" + hid)
+    with ctx.case("heart_id exactly 128 bytes"):
+        hid = "H" * 120 + uuid.uuid4().hex[:8]
+        e.expect(e.post(e.body(heart_id=hid)), 200, "paid", ran=1)
+        eq(e.last_run().argv[1], hid, "argv heart_id")
+
+
+@test
+def unknown_keys_ignored(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    b = ('{"version":2,"event":"heart.counted","extra":{"a":[1,2,{"b":null}],'
+         '"c":"x"},"note":"}{\\"username\\":\\"evil\\",\\"heart_id\\":\\"x\\"",'
+         '"username":"Real","flag":true,"n":-1.5e3,"heart_id":"%s",'
+         '"list":[],"obj":{},"server_id":"srv_1","period":"2026-06",'
+         '"timestamp":1733500000,"future_field":"\\u00e9\\n\\u0001\\u0000",'
+         '"dup":1,"dup":[2]}' % hid
+         ).encode()
+    r = e.post(b)
+    e.expect(r, 200, "paid", ran=1)
+    run = e.last_run()
+    eq(run.argv, ["Real", hid, "100"], "argv")
+    for k in run.env:
+        check(k in ("PATH", "MMOLOVE_EVENT", "MMOLOVE_USERNAME",
+                    "MMOLOVE_HEART_ID", "MMOLOVE_REWARD", "MMOLOVE_SERVER_ID",
+                    "MMOLOVE_PERIOD", "MMOLOVE_TIMESTAMP", "MMOLOVE_MODE"),
+              "unexpected grant env %r" % k)
+    e.expect_paid("post:" + hid)
+    with ctx.case("optional fields of the wrong type are dropped, not fatal"):
+        hid2 = new_hid()
+        obj = {"event": "heart.counted", "username": "W", "heart_id": hid2,
+               "first_heart": "yes", "streak_milestone": 1,
+               "account_linked": None, "monthly_streak": "3",
+               "loyalty_level": 2.5}
+        e.expect(e.post(json.dumps(obj).encode()), 200, "paid", ran=1)
+        run = e.last_run()
+        for k in ("MMOLOVE_FIRST_HEART", "MMOLOVE_STREAK_MILESTONE",
+                  "MMOLOVE_ACCOUNT_LINKED", "MMOLOVE_MONTHLY_STREAK",
+                  "MMOLOVE_LOYALTY_LEVEL"):
+            check(k not in run.env, "%s set from a wrong-typed field: %r" % (
+                k, run.env.get(k)))
+
+
+@test
+def log_escapes_strings(ctx):
+    e = ctx.env()
+    hid = 'q"\\/<' + uuid.uuid4().hex[:6]
+    user = 'Bob "the" \\ \u00e9\U0001F600'
+    r = e.post(e.body(heart_id=hid, username=user))
+    line = e.expect(r, 200, "paid", ran=1)
+    eq(line.get("username"), user, "log username round trip")
+    eq(line.get("heart_id"), hid, "log heart_id round trip")
+    eq(e.last_run().argv, [user, hid, "100"], "argv")
+
+
+# ------------------------------------------------------------------ streak
+
+@test
+def streak_rewards(ctx):
+    e = ctx.env()
+    for sd, reward in ((7, 300), (14, 300), (30, 1100), (60, 1100),
+                       (210, 1100), (3, 100), (1, 100), (29, 100),
+                       (35, 300)):
+        with ctx.case("streak_day %d" % sd):
+            hid = new_hid()
+            obj = json.loads(e.body(heart_id=hid, streak_day=sd))
+            r = e.post(json.dumps(obj).encode())
+            line = e.expect(r, 200, "paid", ran=1)
+            run = e.last_run()
+            eq(run.argv, ["PlayerOne", hid, str(reward)], "argv")
+            eq(run.env, expected_env(obj, reward), "grant env")
+            eq(run.env.get("MMOLOVE_STREAK_DAY"), str(sd), "STREAK_DAY")
+            eq(line.get("reward"), reward, "log reward")
+            e.expect_paid("post:" + hid)
+
+
+@test
+def streak_oddities_pay_base(ctx):
+    e = ctx.env()
+    for label, frag in (("absent", None), ("null", "null"), ("0", "0"),
+                        ("-7", "-7"), ("-30", "-30"), ("7.5", "7.5"),
+                        ('"7"', '"7"'), ("true", "true"), ("[7]", "[7]"),
+                        ("{}", "{}"), ("7e400", "7e400"),
+                        ("huge", "99999999999999999999999999")):
+        with ctx.case("streak_day " + label):
+            hid = new_hid()
+            b = ('{"event":"heart.counted","username":"U","heart_id":"%s"%s}'
+                 % (hid, "" if frag is None else ',"streak_day":' + frag)
+                 ).encode()
+            line = e.expect(e.post(b), 200, "paid", ran=1)
+            run = e.last_run()
+            check("MMOLOVE_STREAK_DAY" not in run.env,
+                  "MMOLOVE_STREAK_DAY=%r for %s" % (
+                      run.env.get("MMOLOVE_STREAK_DAY"), label))
+            if label != "huge":
+                eq(run.argv, ["U", hid, "100"], "argv")
+                eq(line.get("reward"), 100, "log reward")
+            e.expect_paid("post:" + hid)
+
+
+@test
+def custom_rewards(ctx):
+    e = ctx.env(cfg={"reward_base": 5, "reward_weekly": 50,
+                     "reward_monthly": 500})
+    for sd, reward in ((7, 55), (30, 505), (3, 5), (None, 5)):
+        with ctx.case("streak_day %r" % sd):
+            hid = new_hid()
+            kw = {"heart_id": hid}
+            if sd is not None:
+                kw["streak_day"] = sd
+            line = e.expect(e.post(e.body(**kw)), 200, "paid", ran=1)
+            eq(e.last_run().argv[2], str(reward), "argv reward")
+            eq(e.last_run().env.get("MMOLOVE_REWARD"), str(reward), "env")
+            eq(line.get("reward"), reward, "log reward")
+    with ctx.case("MMOLOVE_REWARD_BASE env override"):
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid, streak_day=7),
+                        extra_env={"MMOLOVE_REWARD_BASE": "11"}),
+                 200, "paid", ran=1)
+        eq(e.last_run().argv[2], "61", "argv reward")
+
+
+# ------------------------------------------------------------------ grants
+
+@test
+def grant_refused_65(ctx):
+    e = ctx.env(action="exit 65")
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    line = e.expect(e.post(body), 200, "refused", ran=1)
+    eq(line.get("grant_exit"), 65, "log grant_exit")
+    eq(e.state_of("post:" + hid), "refused", "ledger state")
+    e.set_action("exit 0")
+    e.expect(e.post(body), 200, ("duplicate", "refused"), ran=0)
+    e.expect(e.post(e.body(heart_id=hid)), 200, ("duplicate", "refused"),
+             ran=0)
+    eq(e.state_of("post:" + hid), "refused", "ledger state after retries")
+    eq(e.run_count(), 1, "total runs")
+
+
+@test
+def grant_exit_1_retries(ctx):
+    e = ctx.env(action="exit 1")
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    line = e.expect(e.post(body), "5xx", "grant_failed", ran=1)
+    eq(line.get("grant_exit"), 1, "log grant_exit")
+    e.expect_unpaid("post:" + hid)
+    e.expect(e.post(body), "5xx", "grant_failed", ran=1)
+    e.expect_unpaid("post:" + hid)
+    e.set_action("exit 0")
+    e.expect(e.post(body), 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+    e.expect(e.post(body), 200, "duplicate", ran=0)
+    eq(e.run_count(), 3, "total runs")
+    runs = e.runs()
+    eq([r.argv for r in runs], [["PlayerOne", hid, "100"]] * 3, "argv of runs")
+
+
+@test
+def grant_other_exit_codes(ctx):
+    e = ctx.env()
+    for code in (2, 64, 66, 78, 100, 127, 255):
+        with ctx.case("exit %d" % code):
+            e.set_action("exit %d" % code)
+            hid = new_hid()
+            line = e.expect(e.post(e.body(heart_id=hid)), "5xx",
+                            "grant_failed", ran=1)
+            eq(line.get("grant_exit"), code, "log grant_exit")
+            e.expect_unpaid("post:" + hid)
+
+
+@test
+def grant_killed_by_signal(ctx):
+    e = ctx.env(action="kill")
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    line = e.expect(e.post(body), "5xx", "grant_failed", ran=1)
+    check(line.get("grant_exit") in (None, -1) or line.get("grant_exit") >= 128,
+          "log grant_exit %r for a SIGKILLed grant" % line.get("grant_exit"))
+    e.expect_unpaid("post:" + hid)
+    e.expect(e.post(body), "5xx", "grant_failed", ran=1)
+    e.set_action("exit 0")
+    e.expect(e.post(body), 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+
+
+@test
+def grant_timeout_kills_group(ctx):
+    e = ctx.env(cfg={"grant_timeout": 1}, action="hang")
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    r = e.post(body, timeout=30)
+    line = e.expect(r, "5xx", "grant_timeout", ran=1)
+    check(r.elapsed < 8, "answer took %.1fs with grant_timeout=1" % r.elapsed)
+    run = e.last_run()
+    pids = {"grant": run.pid}
+    for name in ("bgpid", "fgpid"):
+        with open(os.path.join(e.rec, name)) as f:
+            pids[name] = int(f.read().strip())
+    alive = poll(lambda: [n for n, p in pids.items() if not pid_gone(p)] == [],
+                 bound=5)
+    check(alive, "still running 5s after the answer: %r" % [
+        (n, p) for n, p in pids.items() if not pid_gone(p)])
+    e.expect_unpaid("post:" + hid)
+    check(line.get("grant_exit") is None or isinstance(
+        line.get("grant_exit"), int), "grant_exit type")
+    e.set_action("exit 0")
+    e.expect(e.post(body), 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+
+
+@test
+def grant_leaves_background_child(ctx):
+    """A grant that exits 0 but leaves a child holding its output pipe is
+    still a granted vote, answered without waiting for that child."""
+    e = ctx.env(cfg={"grant_timeout": 2}, action="daemon")
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    r = e.post(body, timeout=30)
+    e.expect(r, 200, "paid", ran=1)
+    check(r.elapsed < 7, "answer took %.1fs" % r.elapsed)
+    e.expect_paid("post:" + hid)
+    e.expect(e.post(body), 200, "duplicate", ran=0)
+
+
+@test
+def grant_output_logged_not_sent(ctx):
+    e = ctx.env(action="output")
+    hid = new_hid()
+    r = e.post(e.body(heart_id=hid))
+    line = e.expect(r, 200, "paid", ran=1)
+    out = line.get("grant_output") or ""
+    check("GRANT-STDOUT-MARKER " + hid in out, "stdout missing from "
+          "grant_output %r" % out[:200])
+    check("GRANT-STDERR-MARKER " + hid in out, "stderr missing from "
+          "grant_output %r" % out[:200])
+    check(b"MARKER" not in r.raw, "grant output in HTTP response")
+    check(b"MARKER" not in r.stderr, "grant output on the CGI's stderr "
+          "(the web server's error log)")
+
+
+@test
+def grant_big_output_bounded(ctx):
+    e = ctx.env(action="bigoutput")
+    hid = new_hid()
+    r = e.post(e.body(heart_id=hid), timeout=30)
+    line = e.expect(r, 200, "paid", ran=1)
+    out = line.get("grant_output") or ""
+    check(0 < len(out) < 65536, "grant_output length %d not bounded" %
+          len(out))
+    check(b"xxxxxxxxxx" not in r.raw and b"yyyyyyyyyy" not in r.raw,
+          "grant output in HTTP response")
+    e.expect_paid("post:" + hid)
+
+
+@test
+def grant_not_executable(ctx):
+    e = ctx.env()
+    noexec = os.path.join(e.dir, "noexec.sh")
+    shutil.copy(e.grant, noexec)
+    os.chmod(noexec, 0o644)
+    cases = (("mode 0644", noexec),
+             ("missing", os.path.join(e.dir, "nope", "grant")),
+             ("a directory", e.rec))
+    for label, path in cases:
+        with ctx.case(label):
+            e.write_config(grant=path)
+            hid = new_hid()
+            r = e.post(e.body(heart_id=hid))
+            line = e.expect(r, 500, "config_error", ran=0)
+            check(line.get("reason"), "empty log reason")
+            check(e.dir.encode() not in r.raw,
+                  "500 body reveals a path: %r" % r.body)
+            e.expect_unpaid("post:" + hid)
+
+
+@test
+def grant_gets_no_inherited_fds(ctx):
+    """Descriptors the web server leaks into the CGI never reach the grant."""
+    e = ctx.env()
+    leak_path = os.path.join(e.dir, "leaked-file")
+    fds = []
+    try:
+        f1 = os.open(leak_path, os.O_RDWR | os.O_CREAT, 0o600)
+        rp, wp = os.pipe()
+        fds = [f1, rp, wp]
+        # also at fixed numbers a shell might use
+        for want in (3, 9, 10, 63):
+            if want not in fds:
+                try:
+                    os.fstat(want)
+                    continue
+                except OSError:
+                    pass
+                os.dup2(f1, want)
+                fds.append(want)
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        hid = new_hid()
+        r = e.post(e.body(heart_id=hid), pass_fds=tuple(fds))
+        e.expect(r, 200, "paid", ran=1)
+        run = e.last_run()
+        check(not any(t == leak_path or t.startswith("pipe:[") and n > 2
+                      for n, t in run.fds.items()),
+              "grant inherited %r" % run.fds)
+        eq({n: ("<script>" if t == e.grant else t)
+            for n, t in run.fds.items() if n > 2}, baseline_fds(),
+           "grant fds beyond 0-2")
+        eq(run.stdin, "/dev/null", "grant stdin")
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@test
+def argv_is_not_a_shell(ctx):
+    e = ctx.env()
+    pwned = os.path.join(e.dir, "PWNED")
+    names = ["a;touch %s" % pwned, "$(touch %s)" % pwned,
+             "`touch %s`" % pwned, "x' \"y\" | touch %s &" % pwned,
+             "-rf", "--help", "*", "~root"]
+    for n in names:
+        with ctx.case(n):
+            hid = new_hid()
+            e.expect(e.post(e.body(heart_id=hid, username=n)), 200, "paid",
+                     ran=1)
+            eq(e.last_run().argv, [n, hid, "100"], "argv")
+    check(not os.path.exists(pwned), "a username was run by a shell")
+
+
+@test
+def ledger_names_hostile_ids(ctx):
+    e = ctx.env()
+    ids = ["../../x", "a/b", "/etc/passwd", "..", ".", "votes", "-x",
+           "%2e%2e", "h\u00e9llo"]
+    for hid in ids:
+        with ctx.case(hid):
+            e.expect(e.post(e.body(heart_id=hid)), 200, "paid", ran=1)
+            eq(e.last_run().argv[1], hid, "argv heart_id")
+            e.expect_paid("post:" + hid)
+            e.expect(e.post(e.body(heart_id=hid)), 200, "duplicate", ran=0)
+    e.check_ledger_names(hostile=ids)
+    eq(sorted(e.vote_files()), sorted(sha256_hex("post:" + h) for h in ids),
+       "votes/ names")
+    check(not os.path.exists(os.path.join(e.dir, "x")),
+          "../../x escaped state_dir")
+    check(not os.path.exists(os.path.join(e.votes, "a")), "a/b made a dir")
+    eq(sorted(os.listdir(e.state)), ["votes"], "state_dir content")
+
+
+# ------------------------------------------------------------- concurrency
+
+def _burst(e, body, n, hdr):
+    env = e.cgi_env("POST")
+    env.update({"CONTENT_TYPE": "application/json",
+                "CONTENT_LENGTH": str(len(body)),
+                "HTTP_X_MMOLOVE_SIGNATURE": hdr,
+                "HTTP_X_MMOLOVE_EVENT": "heart.counted"})
+    procs = []
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen(
+                [BINARY], env=env, cwd=e.dir, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                close_fds=True))
+        # the barrier: every process is started and blocked on stdin
+        for p in procs:
+            p.stdin.write(body)
+        for p in procs:
+            p.stdin.close()
+        out = []
+        for p in procs:
+            raw = p.stdout.read()
+            p.wait(timeout=60)
+            p.stdout.close()
+            out.append(parse_cgi(raw))
+        return out
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@test
+def concurrency_64_x_50(ctx):
+    e = ctx.env()
+    total = 0
+    for rnd in range(50):
+        hid = new_hid("conc%d" % rnd)
+        body = e.body(heart_id=hid)
+        hdr = e.header(body)
+        before = e.run_count()
+        resps = _burst(e, body, 64, hdr)
+        total += 64
+        statuses = [r.status for r in resps]
+        runs = e.run_count() - before
+        logs = e.new_logs()
+        problems = []
+        if runs != 1:
+            problems.append("grant ran %d times" % runs)
+        bad = [s for s in statuses if not (s == 200 or (s and 500 <= s < 600))]
+        if bad:
+            problems.append("statuses %r" % sorted(set(bad), key=str))
+        if 200 not in statuses:
+            problems.append("no 200")
+        errs = [r.error for r in resps if r.error]
+        if errs:
+            problems.append("bad answers: %r" % errs[:2])
+        if len(logs) != 64:
+            problems.append("%d log lines for 64 requests" % len(logs))
+        outcomes = [l.get("outcome") for l in logs]
+        if outcomes.count("paid") != 1:
+            problems.append("%d 'paid' log lines" % outcomes.count("paid"))
+        odd = set(outcomes) - {"paid", "duplicate", "busy"}
+        if odd:
+            problems.append("outcomes %r" % odd)
+        if e.state_of("post:" + hid) != "paid":
+            problems.append("ledger state %r" % e.state_of("post:" + hid))
+        if problems:
+            raise Fail("round %d: %s" % (rnd, "; ".join(problems)))
+    eq(e.run_count(), 50, "total grant runs")
+    eq(len(e.vote_files()), 50, "ledger files")
+
+
+@test
+def concurrency_slow_grant(ctx):
+    """Deliveries that arrive while the vote's grant (1 s) still runs."""
+    e = ctx.env(action="slow")
+    for rnd in range(2):
+        hid = new_hid("slow%d" % rnd)
+        body = e.body(heart_id=hid)
+        before = e.run_count()
+        resps = _burst(e, body, 12, e.header(body))
+        statuses = [r.status for r in resps]
+        eq(e.run_count() - before, 1, "round %d grant runs" % rnd)
+        check(all(s == 200 or (s and 500 <= s < 600) for s in statuses),
+              "statuses %r" % statuses)
+        check(200 in statuses, "no 200 in %r" % statuses)
+        e.expect_paid("post:" + hid)
+        logs = e.new_logs()
+        eq(len(logs), 12, "log lines")
+        eq([l.get("outcome") for l in logs].count("paid"), 1, "paid lines")
+        # after it finished, a retry is a plain duplicate
+        e.expect(e.post(body), 200, "duplicate", ran=0)
+
+
+# ----------------------------------------------------------------- bad input
+
+@test
+def missing_content_length_411(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    r = e.post(e.body(heart_id=hid), cl=None)
+    e.expect(r, 411, "length_required", ran=0)
+    e.expect_unpaid("post:" + hid)
+
+
+@test
+def too_large_413(ctx):
+    e = ctx.env(cfg={"max_body": 1024})
+    hid = new_hid()
+    body = e.body(heart_id=hid, pad="p" * 2000)
+    line = e.expect(e.post(body), 413, "too_large", ran=0)
+    e.expect_unpaid("post:" + hid)
+    with ctx.case("huge CONTENT_LENGTH, small stdin"):
+        e.expect(e.post(e.body(), cl="1073741824"), 413, "too_large", ran=0)
+    with ctx.case("CONTENT_LENGTH beyond 64-bit"):
+        e.expect(e.post(e.body(), cl="99999999999999999999999"), (400, 413),
+                 ("too_large", "bad_request"), ran=0)
+
+
+@test
+def max_body_boundary(ctx):
+    e = ctx.env(cfg={"max_body": 1024})
+
+    def body_of(n, hid):
+        base = e.body(heart_id=hid, pad="")
+        need = n - len(base)
+        check(need > 0, "base too long")
+        b = e.body(heart_id=hid, pad="p" * need)
+        eq(len(b), n, "constructed body length")
+        return b
+    hid = new_hid()
+    e.expect(e.post(body_of(1024, hid)), 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+    hid2 = new_hid()
+    e.expect(e.post(body_of(1025, hid2)), 413, "too_large", ran=0)
+    e.expect_unpaid("post:" + hid2)
+
+
+def run_stdin_open(e, env, data, bound=10.0):
+    """Runs the CGI, writes data to stdin but never closes it (as a web
+    server may keep the pipe open); returns (stdout, finished_in_time)."""
+    import select
+    p = subprocess.Popen([BINARY], env=env, cwd=e.dir, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         close_fds=True)
+    out = b""
+    done = False
+    try:
+        if data:
+            p.stdin.write(data)
+            p.stdin.flush()
+        end = time.monotonic() + bound
+        fd = p.stdout.fileno()
+        while time.monotonic() < end:
+            rl, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+            if not rl:
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                done = True
+                break
+            out += chunk
+    finally:
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+        if done:
+            try:
+                p.wait(timeout=bound)
+            except subprocess.TimeoutExpired:
+                done = False
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        p.stdout.close()
+    return out, done
+
+
+@test
+def reads_exactly_content_length(ctx):
+    """The body is CONTENT_LENGTH bytes: no waiting for EOF on stdin."""
+    e = ctx.env(cfg={"legacy": "on"})
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    env = e.cgi_env("POST")
+    env.update({"CONTENT_TYPE": "application/json",
+                "CONTENT_LENGTH": str(len(body)),
+                "HTTP_X_MMOLOVE_SIGNATURE": e.header(body)})
+    before = e.run_count()
+    out, done = run_stdin_open(e, env, body)
+    check(done, "POST: no answer while stdin stayed open (waits for EOF?)")
+    r = parse_cgi(out)
+    check(r.error is None, "bad answer %r" % out[:200])
+    eq(r.status, 200, "POST status")
+    eq(e.run_count() - before, 1, "grant runs")
+    e.expect_paid("post:" + hid)
+    ts = str(now())
+    sig = hmac_legacy(e.secret, "G", ts)
+    e.sensitive.add(sig)
+    env = e.cgi_env("GET")
+    env["QUERY_STRING"] = legacy_q(e.secret, "G", ts)
+    out, done = run_stdin_open(e, env, b"")
+    check(done, "legacy GET: no answer while stdin stayed open")
+    r = parse_cgi(out)
+    eq(r.status, 200, "GET status")
+    e.expect_paid("legacy:%s:G" % ts)
+    e.new_logs()
+
+
+@test
+def ledger_empty_file_is_unpaid(ctx):
+    """A vote file without a state line (a crash's leftover) is unpaid."""
+    e = ctx.env()
+    e.expect(e.post(e.body()), 200, "paid", ran=1)   # creates votes/
+    hid = new_hid()
+    open(os.path.join(e.votes, sha256_hex("post:" + hid)), "w").close()
+    e.expect(e.post(e.body(heart_id=hid)), 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+
+
+@test
+def bad_content_length(ctx):
+    e = ctx.env()
+    for cl in ("abc", "-1", "1e3", "12abc", " 12", "0x10", "+100", "1.0"):
+        with ctx.case("CONTENT_LENGTH %r" % cl):
+            hid = new_hid()
+            r = e.post(e.body(heart_id=hid), cl=cl)
+            e.expect(r, "4xx", ("bad_request", "length_required",
+                                "too_large", "unauthorized"), ran=0)
+            e.expect_unpaid("post:" + hid)
+    with ctx.case("empty CONTENT_LENGTH"):
+        e.expect(e.post(e.body(), cl=""), "4xx",
+                 ("bad_request", "length_required"), ran=0)
+
+
+@test
+def lying_content_length(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    r = e.post(body, cl=str(len(body) + 100), timeout=30)
+    e.expect(r, 400, "bad_request", ran=0)
+    e.expect_unpaid("post:" + hid)
+    with ctx.case("stdin longer than CONTENT_LENGTH: only CL bytes count"):
+        hid2 = new_hid()
+        b2 = e.body(heart_id=hid2)
+        r = e.post(b2, stdin=b2 + b'{"junk":1}' * 50)
+        e.expect(r, 200, "paid", ran=1)
+        e.expect_paid("post:" + hid2)
+    with ctx.case("CONTENT_LENGTH shorter than the signed body"):
+        hid3 = new_hid()
+        b3 = e.body(heart_id=hid3)
+        r = e.post(b3, cl=str(len(b3) - 1))
+        e.expect(r, (400, 401), ("bad_request", "unauthorized"), ran=0)
+        e.expect_unpaid("post:" + hid3)
+
+
+@test
+def empty_and_garbage_bodies(ctx):
+    e = ctx.env()
+    with ctx.case("empty body, CONTENT_LENGTH 0, signed"):
+        e.expect(e.post(b""), (400, 401), ("bad_request", "unauthorized"),
+                 ran=0)
+    with ctx.case("empty body, unsigned"):
+        e.expect(e.post(b"", header=None), (400, 401),
+                 ("bad_request", "unauthorized"), ran=0)
+    with ctx.case("binary garbage, unsigned"):
+        e.expect(e.post(os.urandom(3000), header=None), 401, "unauthorized",
+                 ran=0)
+    with ctx.case("binary garbage with a wrong signature"):
+        e.expect(e.post(os.urandom(3000), secret="x"), 401, "unauthorized",
+                 ran=0)
+    with ctx.case("binary garbage with NULs, validly signed"):
+        e.expect(e.post(b"\0\0{}\0" + os.urandom(100)), 400, "bad_request",
+                 ran=0)
+    with ctx.case("NUL after a valid object, validly signed"):
+        e.expect(e.post(e.body() + b"\0"), 400, "bad_request", ran=0)
+    eq(e.run_count(), 0, "total runs")
+    eq(e.settled_votes(), [], "paid or refused votes")
+
+
+@test
+def signed_10kb_username_400(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    line = e.expect(e.post(e.body(heart_id=hid, username="u" * 10240)), 400,
+                    "bad_request", ran=0)
+    e.expect_unpaid("post:" + hid)
+    ln = json.dumps(line)
+    check(len(ln) < 8192 + 1024, "log line of %d bytes" % len(ln))
+
+
+@test
+def methods_405(ctx):
+    e = ctx.env()
+    for m in ("PUT", "GET", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+        with ctx.case(m):
+            hid = new_hid()
+            body = e.body(heart_id=hid) if m in ("PUT", "PATCH") else b""
+            r = e.post(body, method=m,
+                       query="username=U&ts=%d&sig=%s" % (now(), "0" * 64))
+            e.expect(r, 405, "method_not_allowed", ran=0)
+            allow = r.header("allow")
+            check(allow is not None, "no Allow header")
+            methods = {x.strip() for x in allow.split(",") if x.strip()}
+            eq(methods, {"POST"}, "Allow methods with legacy off")
+    with ctx.case("Allow with legacy on"):
+        e2 = ctx.env(cfg={"legacy": "on"})
+        r = e2.post(b"", method="DELETE")
+        e2.expect(r, 405, "method_not_allowed", ran=0)
+        methods = {x.strip() for x in (r.header("allow") or "").split(",")}
+        check({"GET", "POST"} <= methods, "Allow %r" % r.header("allow"))
+
+
+# --------------------------------------------------------------- command line
+
+@test
+def cli_version_help(ctx):
+    e = ctx.env()
+    for arg in ("--version", "--help"):
+        with ctx.case(arg):
+            p = e.cli([arg])
+            eq(p.returncode, 0, "%s exit status" % arg)
+            check(p.stdout.strip(), "%s printed nothing on stdout" % arg)
+            check(not p.stdout.startswith(b"Status:"), "CGI answer")
+    with ctx.case("--version without any config"):
+        p = e.cli(["--version"], drop_config=True)
+        eq(p.returncode, 0, "exit status")
+    with ctx.case("unknown option"):
+        p = e.cli(["--frobnicate"])
+        check(p.returncode != 0, "unknown option exits 0")
+
+
+@test
+def cli_verify(ctx):
+    e = ctx.env()
+    body = e.body()
+    for label, t in (("fresh", now()), ("old capture", 1733500000)):
+        with ctx.case(label):
+            hdr = e.header(body, t)
+            p = e.cli(["--verify", hdr], stdin=body)
+            eq(p.returncode, 0, "exit status (out %r err %r)" % (
+                p.stdout[:200], p.stderr[:200]))
+            check(p.stdout.startswith(b"OK"), "stdout %r" % p.stdout[:200])
+    with ctx.case("rotation: second secret"):
+        e2 = ctx.env(secrets=["a-" + uuid.uuid4().hex, "b-" + uuid.uuid4().hex])
+        hdr = e2.header(body, 1733500000, secret=e2.secrets[1])
+        p = e2.cli(["--verify", hdr], stdin=body)
+        eq(p.returncode, 0, "exit status")
+        check(p.stdout.startswith(b"OK"), "stdout %r" % p.stdout[:200])
+    t = str(now())
+    bad = [("wrong secret", "t=%s,v1=%s" % (t, sign_py("nope", t, body)),
+            body),
+           ("modified body", e.header(body, t), body + b" "),
+           ("garbled", "nonsense", body),
+           ("no v1", "t=%s" % t, body),
+           ("upper-case v1", "t=%s,v1=%s" % (t, e.sig(t, body).upper()),
+            body)]
+    for label, hdr, b in bad:
+        with ctx.case(label):
+            p = e.cli(["--verify", hdr], stdin=b)
+            eq(p.returncode, 1, "exit status")
+            check(not p.stdout.startswith(b"OK"), "says OK")
+            check((p.stdout + p.stderr).strip(), "says nothing about why")
+            check(e.secret.encode() not in p.stdout + p.stderr,
+                  "prints the secret")
+
+
+@test
+def cli_check(ctx):
+    e = ctx.env()
+    p = e.cli(["--check"])
+    eq(p.returncode, 0, "--check on a good config (out %r err %r)" % (
+        p.stdout[:300], p.stderr[:300]))
+    check(e.secret.encode() not in p.stdout + p.stderr, "prints the secret")
+
+    def bad(label, setup):
+        with ctx.case(label):
+            x = ctx.env()
+            setup(x)
+            p = x.cli(["--check"])
+            check(p.returncode != 0, "--check exits 0")
+            check((p.stdout + p.stderr).strip(), "says nothing")
+            check(x.secret.encode() not in p.stdout + p.stderr,
+                  "prints the secret")
+    bad("secret file mode 0644", lambda x: os.chmod(x.secret_path, 0o644))
+    bad("secret file mode 0604", lambda x: os.chmod(x.secret_path, 0o604))
+    bad("grant not executable", lambda x: os.chmod(x.grant, 0o644))
+    bad("grant missing", lambda x: x.write_config(
+        grant=os.path.join(x.dir, "missing")))
+
+    def under_file(x):
+        f = os.path.join(x.dir, "plainfile")
+        open(f, "w").close()
+        x.write_config(state_dir=os.path.join(f, "state"))
+    bad("state_dir under a regular file", under_file)
+    bad("no secret configured", lambda x: x.write_config(secret_file=DROP))
+    bad("secret file missing", lambda x: os.unlink(x.secret_path))
+    bad("secret file empty", lambda x: x.write_secret([]))
+    with ctx.case("--check with MMOLOVE_CALLBACK_SECRET only"):
+        x = ctx.env(secret_file=False)
+        p = x.cli(["--check"], extra_env={"MMOLOVE_CALLBACK_SECRET": "s"})
+        eq(p.returncode, 0, "exit status (out %r err %r)" % (
+            p.stdout[:300], p.stderr[:300]))
+
+
+@test
+def cli_args_ignored_under_cgi(ctx):
+    e = ctx.env()
+    for label, args, drop in (
+            ("--sign with REQUEST_METHOD", ["--sign"], ()),
+            ("--sign, REQUEST_METHOD only", ["--sign"],
+             ("GATEWAY_INTERFACE",)),
+            ("--version", ["--version"], ()),
+            ("--check", ["--check"], ()),
+            ("--sign --t 1", ["--sign", "--t", "1"], ())):
+        with ctx.case(label):
+            hid = new_hid()
+            r = e.post(e.body(heart_id=hid), args=args, drop_env=drop)
+            e.expect(r, 200, "paid", ran=1)
+            e.expect_paid("post:" + hid)
+            check(not re.search(rb"t=\d+,v1=", r.body), "printed a signature")
+    with ctx.case("GATEWAY_INTERFACE only, --version"):
+        p = e.cli(["--version"], extra_env={"GATEWAY_INTERFACE": "CGI/1.1",
+                                            "REMOTE_ADDR": "127.0.0.1"})
+        r = parse_cgi(p.stdout)
+        check(r.error is None, "not a CGI answer: %r" % p.stdout[:200])
+        e.new_logs()
+
+
+@test
+def cli_sign_legacy(ctx):
+    e = ctx.env()
+    for user, ts in (("PlayerOne", "1733500000"),
+                     ("Player One&x=1+2%", "1733500001"),
+                     ("Jos\u00e9", "1733500002")):
+        with ctx.case(user):
+            p = e.cli(["--sign-legacy", user, ts])
+            eq(p.returncode, 0, "exit status (err %r)" % p.stderr[:200])
+            qs = p.stdout.decode().strip()
+            if "?" in qs:
+                qs = qs.split("?", 1)[1]
+            q = urllib.parse.parse_qs(qs, keep_blank_values=True)
+            eq(q.get("username"), [user], "username in %r" % qs)
+            eq(q.get("ts"), [ts], "ts")
+            eq(q.get("sig"), [hmac_legacy(e.secret, user, ts)], "sig")
+    with ctx.case("without TS: now"):
+        p = e.cli(["--sign-legacy", "U"])
+        q = urllib.parse.parse_qs(p.stdout.decode().strip().split("?")[-1])
+        ts = q.get("ts", ["0"])[0]
+        check(abs(int(ts) - now()) < 10, "ts %r" % ts)
+        eq(q.get("sig"), [hmac_legacy(e.secret, "U", ts)], "sig")
+
+
+# --------------------------------------------------------------------- legacy
+
+def legacy_q(secret, user, ts, sig=None):
+    sig = sig or hmac_legacy(secret, user, ts)
+    return "username=%s&ts=%s&sig=%s" % (urllib.parse.quote_plus(user), ts,
+                                         sig)
+
+
+@test
+def legacy_get_paid(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+    user = "Player One"
+    hid = "legacy-%s-%s" % (ts, sha256_hex(user)[:16])
+    q = legacy_q(e.secret, user, ts)
+    e.sensitive.add(hmac_legacy(e.secret, user, ts))
+    r = e.get(q)
+    line = e.expect(r, 200, "paid", ran=1)
+    run = e.last_run()
+    want_env = {"PATH": CLEAN_PATH, "MMOLOVE_USERNAME": user,
+                "MMOLOVE_HEART_ID": hid, "MMOLOVE_REWARD": "100",
+                "MMOLOVE_MODE": "legacy"}
+    eq(run.argv, [user, hid, "100"], "argv")
+    for k, v in want_env.items():
+        eq(run.env.get(k), v, "grant env %s" % k)
+    allowed = {"PATH", "MMOLOVE_EVENT", "MMOLOVE_USERNAME", "MMOLOVE_HEART_ID",
+               "MMOLOVE_REWARD", "MMOLOVE_SERVER_ID", "MMOLOVE_PERIOD",
+               "MMOLOVE_TIMESTAMP", "MMOLOVE_MODE"}
+    check(set(run.env) <= allowed, "extra grant env %r" % (
+        set(run.env) - allowed))
+    eq(run.stdin, "/dev/null", "stdin")
+    eq(line.get("mode"), "legacy", "log mode")
+    key = "legacy:%s:%s" % (ts, user)
+    e.expect_paid(key)
+    eq(e.vote_files(), [sha256_hex(key)], "votes/")
+    e.expect(e.get(q), 200, "duplicate", ran=0)
+    with ctx.case("percent-encoded UTF-8 and parameter order"):
+        user2 = "Jos\u00e9"
+        sig = hmac_legacy(e.secret, user2, ts)
+        e.sensitive.add(sig)
+        r = e.get("sig=%s&ts=%s&username=Jos%%C3%%A9" % (sig, ts))
+        e.expect(r, 200, "paid", ran=1)
+        eq(e.last_run().argv, [user2, "legacy-%s-%s" % (
+            ts, sha256_hex(user2)[:16]), "100"], "argv")
+    with ctx.case("legacy_tolerance, not tolerance, applies"):
+        old = str(now() - 3600)
+        sig = hmac_legacy(e.secret, "U", old)
+        e.sensitive.add(sig)
+        e.expect(e.get(legacy_q(e.secret, "U", old)), 200, "paid", ran=1)
+    with ctx.case("streak rewards never apply: base reward"):
+        e.write_config(reward_base=7)
+        t2 = str(now())
+        sig = hmac_legacy(e.secret, "V", t2)
+        e.sensitive.add(sig)
+        e.expect(e.get(legacy_q(e.secret, "V", t2)), 200, "paid", ran=1)
+        eq(e.last_run().argv[2], "7", "reward")
+
+
+@test
+def legacy_get_refusals(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+
+    def sig(u, t):
+        s = hmac_legacy(e.secret, u, t)
+        e.sensitive.add(s)
+        return s
+    old = str(now() - 86400 - 600)
+    cases = [
+        ("bad sig", "username=U&ts=%s&sig=%s" % (ts, "0" * 64), 401),
+        ("sig by another secret", "username=U&ts=%s&sig=%s" % (
+            ts, hmac_legacy("other", "U", ts)), 401),
+        ("missing sig", "username=U&ts=%s" % ts, 401),
+        ("missing ts", "username=U&sig=%s" % sig("U", ""), (400, 401)),
+        ("ts older than legacy_tolerance", "username=U&ts=%s&sig=%s" % (
+            old, sig("U", old)), 401),
+        ("ts non-digits", "username=U&ts=%sx&sig=%s" % (
+            ts, sig("U", ts + "x")), (400, 401)),
+        ("raw + decodes to a space, so sig over '+' fails",
+         "username=A+B&ts=%s&sig=%s" % (ts, sig("A+B", ts)), 401),
+        ("control char in username", "username=A%%01B&ts=%s&sig=%s" % (
+            ts, sig("A\x01B", ts)), 400),
+        ("invalid UTF-8 in username", "username=A%%FFB&ts=%s&sig=%s" % (
+            ts, hmac.new(e.secret.encode(), b"A\xffB|" + ts.encode(),
+                         hashlib.sha256).hexdigest()), 400),
+        ("empty username", "username=&ts=%s&sig=%s" % (ts, sig("", ts)), 400),
+        ("username 129 bytes", "username=%s&ts=%s&sig=%s" % (
+            "a" * 129, ts, sig("a" * 129, ts)), 400),
+        ("no query", "", (400, 401)),
+    ]
+    for label, q, st in cases:
+        with ctx.case(label):
+            want_outcome = ("unauthorized" if st == 401 else
+                            ("bad_request", "unauthorized"))
+            e.expect(e.get(q), st, want_outcome, ran=0)
+    eq(e.run_count(), 0, "total runs")
+    eq(e.settled_votes(), [], "paid or refused votes")
+    with ctx.case("+ decodes to a space"):
+        r = e.get("username=A+B&ts=%s&sig=%s" % (ts, sig("A B", ts)))
+        e.expect(r, 200, "paid", ran=1)
+        eq(e.last_run().argv[0], "A B", "argv username")
+    with ctx.case("legacy off: a good legacy GET is 405"):
+        e.write_config(legacy="off")
+        e.expect(e.get(legacy_q(e.secret, "W", ts)), 405,
+                 "method_not_allowed", ran=0)
+
+
+# ------------------------------------------------------------------- queue
+
+@test
+def queue_mode_drain(ctx):
+    e = ctx.env(cfg={"grant_mode": "queue"})
+    hid = new_hid()
+    body = e.body(heart_id=hid, streak_day=7)
+    r = e.post(body)
+    e.expect(r, 200, None, ran=0)
+    st = e.state_of("post:" + hid)
+    check(st not in ("paid", "refused"), "queued vote already %r" % st)
+    e.expect(e.post(body), 200, None, ran=0)
+    p = e.cli(["--drain"])
+    eq(p.returncode, 0, "--drain exit status (err %r)" % p.stderr[:300])
+    eq(e.run_count(), 1, "grant runs after --drain")
+    run = e.last_run()
+    eq(run.argv, ["PlayerOne", hid, "300"], "argv")
+    eq(run.env.get("MMOLOVE_MODE"), "post", "MMOLOVE_MODE")
+    e.expect_paid("post:" + hid)
+    p = e.cli(["--drain"])
+    eq(p.returncode, 0, "second --drain exit status")
+    eq(e.run_count(), 1, "grant runs after a second --drain")
+    e.new_logs()
+    e.expect(e.post(body), 200, "duplicate", ran=0)
+
+
+# -------------------------------------------------------------- config/root
+
+@test
+def config_errors_500(ctx):
+    def case(label, setup, extra_env=None):
+        with ctx.case(label):
+            x = ctx.env()
+            setup(x)
+            hid = new_hid()
+            r = x.post(x.body(heart_id=hid), extra_env=extra_env)
+            line = x.expect(r, 500, "config_error", ran=0)
+            check(line.get("reason"), "empty log reason")
+            check(x.dir.encode() not in r.raw, "answer reveals a path: %r"
+                  % r.body)
+            check(len(r.body.strip()) < 60, "answer tells too much: %r"
+                  % r.body)
+            x.expect_unpaid("post:" + hid)
+    case("no secret at all", lambda x: x.write_config(secret_file=DROP))
+    case("secret file missing", lambda x: os.unlink(x.secret_path))
+    case("secret file empty", lambda x: x.write_secret([]))
+
+    def under_file(x):
+        f = os.path.join(x.dir, "plainfile")
+        open(f, "w").close()
+        x.write_config(state_dir=os.path.join(f, "state"))
+    case("state_dir under a regular file", under_file)
+    case("bad tolerance value", lambda x: x.write_config(tolerance="soon"))
+    case("env override with a bad value", lambda x: None,
+         extra_env={"MMOLOVE_GRANT_TIMEOUT": "ten"})
+
+
+@test
+def config_file_missing_500(ctx):
+    e = ctx.env(cfg={"log": DROP})
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    r = e.post(body, extra_env={
+        "MMOLOVE_CONFIG": os.path.join(e.dir, "no-such.conf")})
+    e.expect(r, 500, None, ran=0, log=False)
+    check(b"no-such" not in r.raw, "answer reveals the config path")
+    objs = []
+    for l in r.stderr.split(b"\n"):
+        try:
+            objs.append(json.loads(l))
+        except ValueError:
+            pass
+    check(any(isinstance(o, dict) and o.get("status") == 500 for o in objs),
+          "no JSON log line on stderr: %r" % r.stderr[:300])
+    e.requests = 0
+
+
+@test
+def log_default_is_stderr(ctx):
+    e = ctx.env(cfg={"log": DROP})
+    hid = new_hid()
+    r = e.post(e.body(heart_id=hid))
+    e.expect(r, 200, None, ran=1, log=False)
+    lines = [l for l in r.stderr.split(b"\n") if l.strip()]
+    objs = []
+    for l in lines:
+        try:
+            objs.append(json.loads(l))
+        except ValueError:
+            pass
+    check(any(o.get("outcome") == "paid" and o.get("heart_id") == hid
+              for o in objs if isinstance(o, dict)),
+          "no JSON log line on stderr: %r" % r.stderr[:300])
+    for s in e.sensitive:
+        check(s.encode() not in r.stderr, "stderr leaks a secret")
+    e.requests = 0
+
+
+@test
+def root_refused_without_allow_root(ctx):
+    if os.geteuid() != 0:
+        ctx.note("not uid 0: root refusal not testable, skipped as pass")
+        return
+    for label, val in (("allow_root unset", DROP), ("allow_root = no", "no")):
+        with ctx.case(label):
+            e = ctx.env(cfg={"allow_root": val})
+            hid = new_hid()
+            r = e.post(e.body(heart_id=hid))
+            line = e.expect(r, 500, None, ran=0)
+            check(re.search(r"root|uid", line.get("reason", ""), re.I),
+                  "log reason %r does not mention root" % line.get("reason"))
+            check(b"root" not in r.body.lower() or len(r.body) < 60,
+                  "answer tells too much")
+            e.expect_unpaid("post:" + hid)
+            eq(e.vote_files(), [], "votes/")
+    with ctx.case("MMOLOVE_ALLOW_ROOT=yes env override"):
+        e = ctx.env(cfg={"allow_root": "no"})
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid),
+                        extra_env={"MMOLOVE_ALLOW_ROOT": "yes"}),
+                 200, "paid", ran=1)
+
+
+@test
+def secrets_never_leak(ctx):
+    e = ctx.env(action="env")
+    envsec = "envsec-" + uuid.uuid4().hex
+    e.sensitive.add(envsec)
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    t = str(now())
+    # Both a secret file and the environment secret are configured (which
+    # one wins is not the point here): sign with the environment's.
+    r = e.post(body, t=t, secret=envsec,
+               extra_env={"MMOLOVE_CALLBACK_SECRET": envsec})
+    line = e.expect(r, 200, "paid", ran=1)
+    run = e.last_run()
+    for s in (e.secret, envsec, e.sig(t, body), e.sig(t, body, envsec)):
+        check(s.encode() not in run.environ_raw, "grant env holds a secret")
+        check(s not in (line.get("grant_output") or ""),
+              "grant output (its env) holds a secret")
+    check("MMOLOVE_CALLBACK_SECRET" not in run.env, "secret variable passed")
+    check("MMOLOVE_CONFIG" not in run.env, "MMOLOVE_CONFIG passed")
+    check(not any(k.startswith("HTTP_") for k in run.env), "HTTP_* passed")
+    check("INHERITED_CANARY" not in run.env, "inherited variable passed")
+    check("canary" not in (line.get("grant_output") or ""), "canary in env")
+    with ctx.case("401 answer and log"):
+        r = e.post(e.body(), secret="wrong",
+                   extra_env={"MMOLOVE_CALLBACK_SECRET": envsec})
+        e.expect(r, 401, "unauthorized", ran=0)
+    with ctx.case("500 answer"):
+        e.write_config(state_dir=os.path.join(e.secret_path, "x"))
+        r = e.post(e.body())
+        e.expect(r, 500, "config_error", ran=0)
+        check(e.secret.encode() not in r.raw + r.stderr, "secret in answer")
+    with ctx.case("secret file is not modified or widened"):
+        eq(stat.S_IMODE(os.stat(e.secret_path).st_mode), 0o600, "mode")
+
+
+# ------------------------------------------------------------------- runner
+
+def run_test(fn):
+    ctx = Ctx(fn.__name__)
+    err = None
+    try:
+        fn(ctx)
+    except Fail as ex:
+        err = str(ex)
+    except Exception as ex:
+        err = "%s: %s\n%s" % (type(ex).__name__, ex,
+                              "".join(traceback.format_exc().splitlines(True)
+                                      [-6:]))
+    for e in ctx.envs:
+        try:
+            e.check_log_file()
+            e.check_ledger_names()
+            e.check_runs_clean()
+        except Fail as ex:
+            ctx.errors.append(str(ex))
+        except Exception as ex:
+            ctx.errors.append("%s: %s" % (type(ex).__name__, ex))
+        e.cleanup()
+    errors = ([err] if err else []) + ctx.errors
+    return errors, ctx.notes
+
+
+def main():
+    global BINARY, KEEP
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--binary", default="./mmolove.cgi")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directories")
+    ap.add_argument("-k", dest="only", action="append", default=[],
+                    help="run only tests whose name contains this")
+    a = ap.parse_args()
+    BINARY = os.path.abspath(a.binary)
+    KEEP = a.keep
+    passed = failed = 0
+    tests = [t for t in TESTS
+             if not a.only or any(s in t.__name__ for s in a.only)]
+    if not os.access(BINARY, os.X_OK):
+        for t in tests:
+            print("FAIL - %s: binary %s is missing or not executable"
+                  % (t.__name__, BINARY))
+        print("0 passed, %d failed" % len(tests))
+        return 1
+    for tool in ("openssl", "jq"):
+        if shutil.which(tool) is None:
+            print("FAIL - prerequisites: %s is not installed" % tool)
+            print("0 passed, 1 failed")
+            return 1
+    t_start = time.monotonic()
+    for t in tests:
+        t0 = time.monotonic()
+        errors, notes = run_test(t)
+        dt = time.monotonic() - t0
+        for n in notes:
+            print("# %s: %s" % (t.__name__, n))
+        if errors:
+            failed += 1
+            msg = " | ".join(errors)
+            if len(msg) > 3000:
+                msg = msg[:3000] + " ..."
+            print("FAIL - %s: %s" % (t.__name__, msg.replace("\n", " ")))
+        else:
+            passed += 1
+            print("ok - %s (%.1fs)" % (t.__name__, dt))
+        sys.stdout.flush()
+    print("# total %.1fs" % (time.monotonic() - t_start))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

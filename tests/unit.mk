@@ -1,0 +1,142 @@
+# tests/unit.mk: unit tests (cmocka) and fuzzing (libFuzzer).
+#
+# Included by the top-level Makefile, which defines CC, ALL_CFLAGS,
+# LDHARDEN, LIBS and OBJS_NOMAIN (every src/*.o; none holds main()).
+#
+#   make unit            cmocka tests linked against the product's own
+#                        objects, built with the product's flags
+#   make unit-sanitize   the same tests and src/*.c rebuilt by clang with
+#                        ASan + UBSan into build/asan/, and run
+#   make fuzz            one libFuzzer harness per parser of outside
+#                        bytes, built into build/fuzz/ and run for
+#                        FUZZ_SECONDS (default 20) each, all at once, on
+#                        a copy of tests/fuzz/corpus/<name>/
+#   make fuzz-build      only build the harnesses
+#
+# `build/unit_test json ledger` runs only the groups named.  A crash
+# found by the fuzzer is saved as build/fuzz/artifacts/<name>/crash-*;
+# replay it with `build/fuzz/<name> <file>`.  Sanitizer and fuzzer
+# objects live under build/ only, never over src/*.o.
+
+SAN_CC		?= clang
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 20
+
+UNIT_SRCS	 = $(wildcard tests/unit/*.c)
+UNIT_HDRS	 = tests/unit/unit.h $(wildcard src/*.h)
+UNIT_OBJS	 = $(patsubst tests/unit/%.c,build/unit/%.o,$(UNIT_SRCS))
+UNIT_LIBS	 = -lcmocka
+
+# The product's flags and warnings (-Werror included), with the
+# sanitizers added; -O1 and no _FORTIFY_SOURCE keep their reports exact.
+SAN_FLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+SAN_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(SAN_FLAGS)
+SAN_SRC_OBJS	 = $(patsubst src/%.o,build/asan/src/%.o,$(OBJS_NOMAIN))
+SAN_UNIT_OBJS	 = $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRCS))
+SAN_ENV		 = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+FUZZ_FLAGS	 = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+FUZZ_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(FUZZ_FLAGS)
+FUZZ_NAMES	 = json_validate json_unescape event_parse signature_parse \
+		   legacy_parse
+FUZZ_BINS	 = $(patsubst %,build/fuzz/%,$(FUZZ_NAMES))
+
+# The src/*.c each harness compiles in (never the product's .o files).
+FUZZ_SRC_json_validate	 = src/json.c
+FUZZ_SRC_json_unescape	 = src/json.c src/text.c
+FUZZ_SRC_event_parse	 = src/event.c src/json.c src/text.c
+FUZZ_SRC_signature_parse = src/signature.c src/digest.c
+FUZZ_SRC_legacy_parse	 = src/legacy.c src/signature.c src/digest.c \
+			   src/text.c
+FUZZ_DICT_json_validate	 = tests/fuzz/json.dict
+FUZZ_DICT_event_parse	 = tests/fuzz/json.dict
+FUZZ_DICT_signature_parse = tests/fuzz/signature.dict
+FUZZ_DICT_legacy_parse	 = tests/fuzz/legacy.dict
+FUZZ_RPAREN		:= )
+FUZZ_DICT_CASES		 = $(foreach n,$(FUZZ_NAMES),\
+			   $(n)$(FUZZ_RPAREN) dict="$(FUZZ_DICT_$(n))";;)
+
+# --- cmocka, with the product's compiler and flags -----------------------
+
+unit: build/unit_test
+	build/unit_test
+
+build/unit_test: $(UNIT_OBJS) $(OBJS_NOMAIN)
+	$(CC) $(LDHARDEN) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(OBJS_NOMAIN) \
+	    $(UNIT_LIBS) $(LIBS)
+
+build/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# --- the same under ASan + UBSan ------------------------------------------
+
+unit-sanitize: build/asan/unit_test
+	$(SAN_ENV) build/asan/unit_test
+
+build/asan/unit_test: $(SAN_UNIT_OBJS) $(SAN_SRC_OBJS)
+	$(SAN_CC) $(SAN_FLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ \
+	    $(SAN_UNIT_OBJS) $(SAN_SRC_OBJS) $(UNIT_LIBS) $(LIBS)
+
+build/asan/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
+
+build/asan/src/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
+
+# --- libFuzzer --------------------------------------------------------------
+
+fuzz-build: $(FUZZ_BINS)
+
+define FUZZ_RULE
+build/fuzz/$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard src/*.h)
+	@mkdir -p $$(@D)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(LDHARDEN) -o $$@ $$< $$(FUZZ_SRC_$(1)) \
+	    $$(LIBS)
+endef
+$(foreach h,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(h))))
+
+# Every harness runs at once, each on a fresh copy of its seed corpus;
+# the summary names those that found something.
+fuzz: $(FUZZ_BINS)
+	@set -u; \
+	for h in $(FUZZ_NAMES); do \
+		rm -rf build/fuzz/corpus/$$h build/fuzz/$$h.rc; \
+		mkdir -p build/fuzz/corpus/$$h build/fuzz/artifacts/$$h; \
+		cp tests/fuzz/corpus/$$h/* build/fuzz/corpus/$$h/; \
+		dict=""; \
+		case $$h in $(FUZZ_DICT_CASES) esac; \
+		echo "fuzz: $$h for $(FUZZ_SECONDS) s (log: build/fuzz/$$h.log)"; \
+		( build/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		    -rss_limit_mb=2048 -print_final_stats=1 \
+		    -artifact_prefix=build/fuzz/artifacts/$$h/ \
+		    $${dict:+-dict=$$dict} build/fuzz/corpus/$$h \
+		    >build/fuzz/$$h.log 2>&1; \
+		  echo $$? >build/fuzz/$$h.rc ) & \
+	done; \
+	wait; \
+	failed=""; \
+	for h in $(FUZZ_NAMES); do \
+		rc=$$(cat build/fuzz/$$h.rc); \
+		runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' \
+		    build/fuzz/$$h.log); \
+		if [ "$$rc" = 0 ]; then \
+			echo "fuzz: $$h ok ($${runs:-?} runs)"; \
+		else \
+			echo "fuzz: $$h FAILED (exit $$rc):"; \
+			grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' \
+			    build/fuzz/$$h.log | head -n 5; \
+			ls build/fuzz/artifacts/$$h/ 2>/dev/null | sed 's/^/  /'; \
+			failed="$$failed $$h"; \
+		fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+		echo "fuzz: failed:$$failed"; exit 1; \
+	fi
+
+.PHONY: unit unit-sanitize fuzz fuzz-build

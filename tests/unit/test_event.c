@@ -1,0 +1,445 @@
+/* event.h: the fields of a signed POST body. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+#include "../../src/event.h"
+#include "../../src/text.h"
+
+#define REQUIRED "\"event\":\"heart.counted\",\"username\":\"PlayerOne\"," \
+		"\"heart_id\":\"h_1\""
+
+static char why[200];
+
+/* event_parse over an exact-length heap copy of body. */
+static int
+parse_bytes(const char *body, size_t len, struct event *ev)
+{
+	char *copy = exact_copy(body, len);
+	int rc;
+
+	why[0] = '\0';
+	rc = event_parse(copy, len, ev, why, sizeof(why));
+	free(copy);
+	print_message("parse %.100s: %d %s | note: %s\n", body, rc, why,
+	    ev->note);
+	if (rc == -1)
+		assert_true(why[0] != '\0');
+	else {
+		/* What event.h promises of every success. */
+		assert_null(name_problem((unsigned char *)ev->username,
+		    strlen(ev->username), EVENT_NAME_MAX));
+		assert_null(name_problem((unsigned char *)ev->heart_id,
+		    strlen(ev->heart_id), EVENT_NAME_MAX));
+		assert_null(name_problem((unsigned char *)ev->event,
+		    strlen(ev->event), EVENT_FIELD_MAX));
+		assert_true(ev->streak_day >= 0);
+	}
+	return rc;
+}
+
+static int
+parse(const char *body, struct event *ev)
+{
+	return parse_bytes(body, strlen(body), ev);
+}
+
+static void
+test_happy_path(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{\"event\":\"heart.counted\","
+	    "\"server_id\":\"srv_123\",\"username\":\"PlayerOne\","
+	    "\"heart_id\":\"h_1\",\"period\":\"2026-06\","
+	    "\"timestamp\":1733500000,\"streak_day\":7,\"first_heart\":true,"
+	    "\"streak_milestone\":false,\"account_linked\":true,"
+	    "\"monthly_streak\":3,\"loyalty_level\":12}", &ev), 0);
+	assert_string_equal(ev.event, "heart.counted");
+	assert_string_equal(ev.server_id, "srv_123");
+	assert_string_equal(ev.username, "PlayerOne");
+	assert_string_equal(ev.heart_id, "h_1");
+	assert_string_equal(ev.period, "2026-06");
+	assert_string_equal(ev.timestamp, "1733500000");
+	assert_int_equal(ev.streak_day, 7);
+	assert_int_equal(ev.first_heart, FLAG_TRUE);
+	assert_int_equal(ev.streak_milestone, FLAG_FALSE);
+	assert_int_equal(ev.account_linked, FLAG_TRUE);
+	assert_string_equal(ev.monthly_streak, "3");
+	assert_string_equal(ev.loyalty_level, "12");
+	assert_string_equal(ev.note, "");
+}
+
+static void
+test_minimal(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{" REQUIRED "}", &ev), 0);
+	assert_string_equal(ev.username, "PlayerOne");
+	assert_string_equal(ev.server_id, "");
+	assert_string_equal(ev.period, "");
+	assert_string_equal(ev.timestamp, "");
+	assert_int_equal(ev.streak_day, 0);
+	assert_int_equal(ev.first_heart, FLAG_ABSENT);
+	assert_int_equal(ev.streak_milestone, FLAG_ABSENT);
+	assert_int_equal(ev.account_linked, FLAG_ABSENT);
+	assert_string_equal(ev.monthly_streak, "");
+	assert_string_equal(ev.loyalty_level, "");
+	assert_string_equal(ev.note, "");
+	/* White space anywhere, members in any order. */
+	assert_int_equal(parse(" \n{ \"heart_id\" : \"h_2\" ,\r\n\t"
+	    "\"username\":\"x\" , \"event\" :\"heart.test\" }\n ", &ev), 0);
+	assert_string_equal(ev.heart_id, "h_2");
+	assert_string_equal(ev.event, "heart.test");
+	/* The all-zero heart_id of heart.test. */
+	assert_int_equal(parse("{\"event\":\"heart.test\",\"username\":"
+	    "\"test-user\",\"heart_id\":"
+	    "\"00000000-0000-0000-0000-000000000000\"}", &ev), 0);
+	assert_string_equal(ev.heart_id,
+	    "00000000-0000-0000-0000-000000000000");
+}
+
+static void
+expect_no_streak(const char *value)
+{
+	char body[256];
+	struct event ev;
+
+	(void)snprintf(body, sizeof(body), "{" REQUIRED ",\"streak_day\":%s}",
+	    value);
+	assert_int_equal(parse(body, &ev), 0);
+	assert_int_equal(ev.streak_day, 0);
+	assert_non_null(strstr(ev.note, "streak_day"));
+}
+
+static void
+test_streak_day(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{" REQUIRED "}", &ev), 0);
+	assert_int_equal(ev.streak_day, 0);
+	assert_string_equal(ev.note, "");
+	expect_no_streak("null");
+	expect_no_streak("0");
+	expect_no_streak("-0");
+	expect_no_streak("-7");
+	expect_no_streak("7.5");
+	expect_no_streak("7.0");
+	expect_no_streak("\"7\"");
+	expect_no_streak("1e2");
+	expect_no_streak("true");
+	expect_no_streak("[7]");
+	expect_no_streak("{\"d\":7}");
+	expect_no_streak("1234567890123456");		/* 16 digits */
+	assert_int_equal(parse("{" REQUIRED ",\"streak_day\":7}", &ev), 0);
+	assert_int_equal(ev.streak_day, 7);
+	assert_string_equal(ev.note, "");
+	assert_int_equal(parse("{" REQUIRED ",\"streak_day\":210}", &ev), 0);
+	assert_int_equal(ev.streak_day, 210);
+	assert_int_equal(parse("{" REQUIRED ",\"streak_day\":999999999999999}",
+	    &ev), 0);
+	assert_int_equal(ev.streak_day, 999999999999999LL);
+}
+
+static void
+test_repeated_known_key(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{" REQUIRED ",\"username\":\"other\"}", &ev),
+	    -1);
+	assert_non_null(strstr(why, "username"));
+	assert_int_equal(parse("{" REQUIRED ",\"heart_id\":\"h_1\"}", &ev),
+	    -1);
+	assert_int_equal(parse("{" REQUIRED ",\"event\":\"heart.test\"}",
+	    &ev), -1);
+	assert_int_equal(parse("{" REQUIRED ",\"streak_day\":7,"
+	    "\"streak_day\":7}", &ev), -1);
+	assert_int_equal(parse("{" REQUIRED ",\"first_heart\":true,"
+	    "\"first_heart\":false}", &ev), -1);
+	/* The same key spelt with an escape is the same key. */
+	assert_int_equal(parse("{" REQUIRED ",\"user\\u006eame\":\"other\"}",
+	    &ev), -1);
+}
+
+static void
+test_unknown_keys(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{\"extra\":{\"username\":\"evil\",\"x\":[1,"
+	    "{\"heart_id\":\"no\",\"event\":{}}]}," REQUIRED ",\"more\":"
+	    "[{\"username\":\"evil2\"},[[\"heart_id\"]],null,true,1.5e3],"
+	    "\"zz\":1,\"zz\":\"two\",\"zz\":{\"zz\":[]},\"\":0,"
+	    "\"Username\":\"evil3\",\"username \":\"evil4\"}", &ev), 0);
+	assert_string_equal(ev.username, "PlayerOne");
+	assert_string_equal(ev.heart_id, "h_1");
+	assert_string_equal(ev.event, "heart.counted");
+	/* A key too long for any known name, or with a bad escape. */
+	assert_int_equal(parse("{" REQUIRED ",\"a_very_long_key_name_that_is_"
+	    "longer_than_any_field\":1,\"\\ud800\":2}", &ev), 0);
+	/* Nested values right before a known key do not hide it. */
+	assert_int_equal(parse("{\"a\":{\"b\":{\"c\":[1,{\"d\":2}]}},"
+	    "\"username\":\"u\",\"b\":[[]],\"heart_id\":\"h\",\"c\":{},"
+	    "\"event\":\"e\",\"streak_day\":14}", &ev), 0);
+	assert_string_equal(ev.username, "u");
+	assert_string_equal(ev.heart_id, "h");
+	assert_string_equal(ev.event, "e");
+	assert_int_equal(ev.streak_day, 14);
+}
+
+static void
+test_escaped_keys_and_values(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{\"event\":\"heart.counted\",\"user\\u006eame"
+	    "\":\"Pl\\u00e4yer \\\"One\\\" \\ud83d\\ude00\",\"heart\\u005fid\":"
+	    "\"h\\/1\"}", &ev), 0);
+	assert_string_equal(ev.username,
+	    "Pl\xc3\xa4yer \"One\" \xf0\x9f\x98\x80");
+	assert_string_equal(ev.heart_id, "h/1");
+}
+
+static void
+test_bad_names(void **state)
+{
+	char body[512], name[200];
+	struct event ev;
+	static const char *const bad[] = {
+		"{\"event\":\"heart.counted\",\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"u\"}",
+		"{\"username\":\"u\",\"heart_id\":\"h\"}",
+		"{" REQUIRED ",\"username\":\"u\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":5,\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":null,"
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":[\"u\"],"
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":{},\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"u\","
+		    "\"heart_id\":true}",
+		"{\"event\":\"heart.counted\",\"username\":\"a\\u0001\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"a\\u0000\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"a\\n\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"a\\u007f\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"a\xff\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"\xc0\x80\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"\\ud83d\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"\\ude00\","
+		    "\"heart_id\":\"h\"}",
+		"{\"event\":\"heart.counted\",\"username\":\"u\","
+		    "\"heart_id\":\"h\\u001b[0m\"}",
+		"{\"event\":\"\",\"username\":\"u\",\"heart_id\":\"h\"}",
+		"{\"event\":1,\"username\":\"u\",\"heart_id\":\"h\"}",
+		"{\"event\":\"heart\\tcounted\",\"username\":\"u\","
+		    "\"heart_id\":\"h\"}",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse(bad[i], &ev), -1);
+
+	/* 128 bytes once unescaped are fine, 129 are not. */
+	memset(name, 'n', 128);
+	name[128] = '\0';
+	(void)snprintf(body, sizeof(body), "{\"event\":\"heart.counted\","
+	    "\"username\":\"%s\",\"heart_id\":\"%s\"}", name, name);
+	assert_int_equal(parse(body, &ev), 0);
+	assert_int_equal(strlen(ev.username), 128);
+	assert_int_equal(strlen(ev.heart_id), 128);
+	name[128] = 'n';
+	name[129] = '\0';
+	(void)snprintf(body, sizeof(body), "{\"event\":\"heart.counted\","
+	    "\"username\":\"%s\",\"heart_id\":\"h\"}", name);
+	assert_int_equal(parse(body, &ev), -1);
+	(void)snprintf(body, sizeof(body), "{\"event\":\"heart.counted\","
+	    "\"username\":\"u\",\"heart_id\":\"%s\"}", name);
+	assert_int_equal(parse(body, &ev), -1);
+	/* 64 escaped two-byte characters: 384 bytes of JSON, 128 of name. */
+	{
+		size_t used = (size_t)snprintf(body, sizeof(body),
+		    "{\"event\":\"e\",\"heart_id\":\"h\",\"username\":\"");
+
+		for (i = 0; i < 64; i++)
+			used += (size_t)snprintf(body + used,
+			    sizeof(body) - used, "\\u00e9");
+		(void)snprintf(body + used, sizeof(body) - used, "\"}");
+		assert_int_equal(parse(body, &ev), 0);
+		assert_int_equal(strlen(ev.username), 128);
+		(void)snprintf(body + used, sizeof(body) - used, "x\"}");
+		assert_int_equal(parse(body, &ev), -1);
+	}
+}
+
+static void
+test_not_an_object(void **state)
+{
+	struct event ev;
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"\"x\"",
+		"{" REQUIRED "} x",
+		"{" REQUIRED "}{}",
+		"{" REQUIRED ",}",
+		"{" REQUIRED,
+		"{\"event\":\"heart.counted\" \"username\":\"u\",\"heart_id\":1}",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse(bad[i], &ev), -1);
+	/* A NUL byte inside or after the body. */
+	assert_int_equal(parse_bytes("{" REQUIRED "}\0", sizeof("{" REQUIRED
+	    "}"), &ev), -1);
+	assert_int_equal(parse_bytes("{\"a\":\"\0\"," REQUIRED "}",
+	    sizeof("{\"a\":\"\0\"," REQUIRED "}") - 1, &ev), -1);
+	assert_int_equal(parse_bytes("{\"a\":\"\\\0\"," REQUIRED "}",
+	    sizeof("{\"a\":\"\\\0\"," REQUIRED "}") - 1, &ev), -1);
+}
+
+static void
+test_flags(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{" REQUIRED ",\"first_heart\":false,"
+	    "\"streak_milestone\":true,\"account_linked\":false}", &ev), 0);
+	assert_int_equal(ev.first_heart, FLAG_FALSE);
+	assert_int_equal(ev.streak_milestone, FLAG_TRUE);
+	assert_int_equal(ev.account_linked, FLAG_FALSE);
+	assert_string_equal(ev.note, "");
+
+	assert_int_equal(parse("{" REQUIRED ",\"first_heart\":\"yes\","
+	    "\"streak_milestone\":1,\"account_linked\":null}", &ev), 0);
+	assert_int_equal(ev.first_heart, FLAG_ABSENT);
+	assert_int_equal(ev.streak_milestone, FLAG_ABSENT);
+	assert_int_equal(ev.account_linked, FLAG_ABSENT);
+	assert_non_null(strstr(ev.note, "first_heart"));
+	assert_non_null(strstr(ev.note, "streak_milestone"));
+	assert_non_null(strstr(ev.note, "account_linked"));
+}
+
+static void
+test_optional_integers_and_text(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(parse("{" REQUIRED ",\"monthly_streak\":0,"
+	    "\"loyalty_level\":-2,\"timestamp\":0}", &ev), 0);
+	assert_string_equal(ev.monthly_streak, "0");
+	assert_string_equal(ev.loyalty_level, "-2");
+	assert_string_equal(ev.timestamp, "0");
+	assert_string_equal(ev.note, "");
+
+	assert_int_equal(parse("{" REQUIRED ",\"monthly_streak\":\"3\","
+	    "\"loyalty_level\":1.5,\"timestamp\":\"1733500000\"}", &ev), 0);
+	assert_string_equal(ev.monthly_streak, "");
+	assert_string_equal(ev.loyalty_level, "");
+	assert_string_equal(ev.timestamp, "");
+	assert_non_null(strstr(ev.note, "monthly_streak"));
+	assert_non_null(strstr(ev.note, "loyalty_level"));
+
+	assert_int_equal(parse("{" REQUIRED ",\"monthly_streak\":999999999999999,"
+	    "\"loyalty_level\":-999999999999999}", &ev), 0);
+	assert_string_equal(ev.monthly_streak, "999999999999999");
+	assert_string_equal(ev.loyalty_level, "-999999999999999");
+
+	/* Optional text of the wrong kind is dropped, never a 400. */
+	assert_int_equal(parse("{" REQUIRED ",\"server_id\":7,"
+	    "\"period\":\"a\\u0001b\"}", &ev), 0);
+	assert_string_equal(ev.server_id, "");
+	assert_string_equal(ev.period, "");
+	assert_non_null(strstr(ev.note, "server_id"));
+	assert_non_null(strstr(ev.note, "period"));
+
+	/* Many oddities: the note stays bounded and terminated. */
+	assert_int_equal(parse("{" REQUIRED ",\"server_id\":7,\"period\":7,"
+	    "\"timestamp\":\"x\",\"streak_day\":\"x\",\"first_heart\":1,"
+	    "\"streak_milestone\":1,\"account_linked\":1,\"monthly_streak\":"
+	    "\"x\",\"loyalty_level\":\"x\"}", &ev), 0);
+	assert_true(strlen(ev.note) < EVENT_NOTE_MAX);
+}
+
+/* {REQUIRED,"x":[0,0,...]} with n array elements. */
+static char *
+tokens_body(size_t n)
+{
+	size_t cap = 64 + sizeof(REQUIRED) + 2 * n, used, i;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	used = (size_t)snprintf(s, cap, "{" REQUIRED ",\"x\":[");
+	for (i = 0; i < n; i++) {
+		s[used++] = '0';
+		s[used++] = ',';
+	}
+	if (n > 0)
+		used--;
+	(void)snprintf(s + used, cap - used, "]}");
+	return s;
+}
+
+static void
+test_token_limit(void **state)
+{
+	struct event ev;
+	char *body;
+
+	(void)state;
+	/* 1 object + 6 for the required pairs + "x" + the array = 9. */
+	body = tokens_body(EVENT_TOKENS_MAX - 9);
+	assert_int_equal(parse(body, &ev), 0);
+	free(body);
+	body = tokens_body(EVENT_TOKENS_MAX - 8);
+	assert_int_equal(parse(body, &ev), -1);
+	free(body);
+	body = tokens_body(5000);
+	assert_int_equal(parse(body, &ev), -1);
+	assert_non_null(strstr(why, "token"));
+	free(body);
+}
+
+int
+run_event_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_happy_path),
+		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_streak_day),
+		cmocka_unit_test(test_repeated_known_key),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_escaped_keys_and_values),
+		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_not_an_object),
+		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_optional_integers_and_text),
+		cmocka_unit_test(test_token_limit),
+	};
+
+	return cmocka_run_group_tests_name("event", tests, NULL, NULL);
+}

@@ -1,0 +1,151 @@
+/* secret.h: the signing secrets, from secret_file or the environment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+#include "../../src/secret.h"
+
+/* True if key computes the same HMAC as a key made from raw. */
+static bool
+same_key(const struct hmac_key *key, const char *raw)
+{
+	struct hmac_key want;
+	struct hmac_run run;
+	unsigned char a[DIGEST_LEN], b[DIGEST_LEN];
+
+	hmac_key_init(&want, raw, strlen(raw));
+	hmac_begin(&run, key);
+	hmac_update(&run, "message", 7);
+	hmac_end(&run, a);
+	hmac_begin(&run, &want);
+	hmac_update(&run, "message", 7);
+	hmac_end(&run, b);
+	return memcmp(a, b, DIGEST_LEN) == 0;
+}
+
+struct fixture {
+	char	 dir[256];
+	char	 path[300];
+	char	 err[400];
+	struct secret_set set;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	make_temp_dir(f->dir, sizeof(f->dir));
+	(void)snprintf(f->path, sizeof(f->path), "%s/secret", f->dir);
+	clear_mmolove_environment();
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	clear_mmolove_environment();
+	remove_tree(f->dir);
+	free(f);
+	return 0;
+}
+
+static int
+load_file(struct fixture *f, const char *text)
+{
+	write_file(f->path, text, strlen(text));
+	f->err[0] = '\0';
+	return secret_load(&f->set, f->path, f->err, sizeof(f->err));
+}
+
+static void
+test_file_rotation(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_file(f, "  first \t\n\n \r\nsecond\r\nthird"), 0);
+	assert_int_equal(f->set.count, 3);
+	assert_true(same_key(&f->set.keys[0], "first"));
+	assert_true(same_key(&f->set.keys[1], "second"));
+	assert_true(same_key(&f->set.keys[2], "third"));
+	assert_false(same_key(&f->set.keys[0], "first "));
+	secret_wipe(&f->set);
+	assert_int_equal(f->set.count, 0);
+}
+
+static void
+test_file_problems(void **state)
+{
+	struct fixture *f = *state;
+	char missing[400];
+	char *big;
+
+	assert_int_equal(load_file(f, ""), -1);
+	assert_int_equal(load_file(f, "\n \n\t\n"), -1);
+	/* One secret too many. */
+	assert_int_equal(load_file(f, "1\n2\n3\n4\n5\n6\n7\n8\n"), 0);
+	assert_int_equal(f->set.count, SECRET_MAX);
+	assert_int_equal(load_file(f, "1\n2\n3\n4\n5\n6\n7\n8\n9\n"), -1);
+	/* One byte too long. */
+	big = malloc(SECRET_LEN_MAX + 2);
+	assert_non_null(big);
+	memset(big, 's', SECRET_LEN_MAX + 1);
+	big[SECRET_LEN_MAX] = '\0';
+	assert_int_equal(load_file(f, big), 0);
+	big[SECRET_LEN_MAX] = 's';
+	big[SECRET_LEN_MAX + 1] = '\0';
+	assert_int_equal(load_file(f, big), -1);
+	/* The error never holds secret bytes. */
+	assert_null(strstr(f->err, "sssss"));
+	free(big);
+
+	(void)snprintf(missing, sizeof(missing), "%s/none", f->dir);
+	assert_int_equal(secret_load(&f->set, missing, f->err,
+	    sizeof(f->err)), -1);
+	assert_int_equal(secret_load(&f->set, NULL, f->err, sizeof(f->err)),
+	    -1);
+	assert_int_equal(secret_load(&f->set, "", f->err, sizeof(f->err)),
+	    -1);
+}
+
+static void
+test_environment(void **state)
+{
+	struct fixture *f = *state;
+
+	/* The variable wins over the file, and is gone once read. */
+	write_file(f->path, "from-file\n", 10);
+	assert_int_equal(setenv("MMOLOVE_CALLBACK_SECRET", " from-env ", 1),
+	    0);
+	assert_int_equal(secret_load(&f->set, f->path, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(f->set.count, 1);
+	assert_true(same_key(&f->set.keys[0], "from-env"));
+	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
+
+	assert_int_equal(setenv("MMOLOVE_CALLBACK_SECRET", "", 1), 0);
+	assert_int_equal(secret_load(&f->set, f->path, f->err,
+	    sizeof(f->err)), -1);
+	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
+}
+
+int
+run_secret_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_file_rotation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_file_problems, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_environment, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
+}
