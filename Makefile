@@ -91,7 +91,7 @@ test: deps
 	    'unit:$(MAKE) -s unit' \
 	    'unit-sanitized:$(MAKE) -s unit-sanitize' \
 	    'cgi:python3 tests/cgi_test.py --binary ./mmolove.cgi' \
-	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi' \
+	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi --rounds 5' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
 

@@ -1881,7 +1881,7 @@ def _burst(e, body, n, hdr):
 def concurrency_64_x_50(ctx):
     e = ctx.env()
     total = 0
-    for rnd in range(50):
+    for rnd in range(ROUNDS):
         hid = new_hid("conc%d" % rnd)
         body = e.body(heart_id=hid)
         hdr = e.header(body)
@@ -1914,8 +1914,8 @@ def concurrency_64_x_50(ctx):
             problems.append("ledger state %r" % e.state_of("post:" + hid))
         if problems:
             raise Fail("round %d: %s" % (rnd, "; ".join(problems)))
-    eq(e.run_count(), 50, "total grant runs")
-    eq(len(e.vote_files()), 50, "ledger files")
+    eq(e.run_count(), ROUNDS, "total grant runs")
+    eq(len(e.vote_files()), ROUNDS, "ledger files")
 
 
 @test
@@ -2594,10 +2594,16 @@ def run_test(fn):
     return errors, ctx.notes
 
 
+ROUNDS = 50
+
+
 def main():
-    global BINARY, KEEP
+    global BINARY, KEEP, ROUNDS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--binary", default="./mmolove.cgi")
+    ap.add_argument("--rounds", type=int, default=50,
+                    help="rounds of the 64-process concurrency test "
+                    "(fewer for slow sanitizer builds)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directories")
     ap.add_argument("-k", dest="only", action="append", default=[],
@@ -2605,6 +2611,7 @@ def main():
     a = ap.parse_args()
     BINARY = os.path.abspath(a.binary)
     KEEP = a.keep
+    ROUNDS = a.rounds
     passed = failed = 0
     tests = [t for t in TESTS
              if not a.only or any(s in t.__name__ for s in a.only)]

@@ -55,8 +55,8 @@ test_validate_accepts(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		print_message("accept: %s\n", good[i]);
-		assert_int_equal(validate(good[i]), 0);
+		if (validate(good[i]) != 0)
+			fail_msg("rejected: %s", good[i]);
 	}
 }
 
@@ -124,8 +124,8 @@ test_validate_rejects(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		print_message("reject: %s\n", bad[i]);
-		assert_int_equal(validate(bad[i]), -1);
+		if (validate(bad[i]) != -1)
+			fail_msg("accepted: %s", bad[i]);
 	}
 }
 
@@ -146,12 +146,15 @@ test_validate_backslash_nul(void **state)
 {
 	(void)state;
 	/*
-	 * BUG: scan_string() checks the byte after a backslash with
-	 * strchr("\"\\/bfnrt", c), and strchr() finds c == '\0' (the
-	 * terminator), so a backslash followed by a NUL byte is accepted as
-	 * a valid escape: json_validate() says the 11 bytes
-	 * {"a":"\<NUL>"} are one JSON object, which RFC 8259 forbids.
-	 * (jsmn then stops at the NUL, so event_parse still refuses it.)
+	 * BUG: src/json.c scan_string() checks the byte after a backslash
+	 * with strchr("\"\\/bfnrt", c), and strchr() finds c == '\0' (the
+	 * string's terminator), so a backslash followed by a NUL byte passes
+	 * as a valid escape: json_validate() accepts the 10 bytes
+	 * {"a":"\<NUL>"} (and the same in a key), which RFC 8259 forbids.
+	 * jsmn then refuses the body, so event_parse still answers 400, but
+	 * the validator and jsmn disagree and json_unescape() fails on a
+	 * string the validator passed.  All three fuzz harnesses of JSON
+	 * trap on it within seconds.  Fix: reject c == 0 there too.
 	 */
 	assert_int_equal(validate_bytes("{\"a\":\"\\\0\"}", 10), -1);
 	assert_int_equal(validate_bytes("{\"a\\\0\":1}", 9), -1);
@@ -243,10 +246,9 @@ expect_unescape(const char *s, const char *want, size_t wantlen)
 	unsigned char out[64];
 	size_t outlen;
 
-	print_message("unescape: %s\n", s);
-	assert_int_equal(unescape(s, 64, out, &outlen), 0);
-	assert_int_equal(outlen, wantlen);
-	assert_memory_equal(out, want, wantlen);
+	if (unescape(s, 64, out, &outlen) != 0 || outlen != wantlen ||
+	    memcmp(out, want, wantlen) != 0)
+		fail_msg("unescaping %s", s);
 }
 
 static void
@@ -255,8 +257,8 @@ expect_unescape_error(const char *s)
 	unsigned char out[64];
 	size_t outlen;
 
-	print_message("unescape error: %s\n", s);
-	assert_int_equal(unescape(s, 64, out, &outlen), -1);
+	if (unescape(s, 64, out, &outlen) != -1)
+		fail_msg("unescaped %s", s);
 }
 
 static void

@@ -129,6 +129,14 @@ test_name_problem(void **state)
 	assert_non_null(strstr(why, "UTF-8"));
 	assert_non_null(problem("\xed\xa0\x80", 3, 128));
 	assert_non_null(problem("\xc0\x80", 2, 128));
+	/* C1 controls (U+0080..U+009F), CSI among them, are controls too. */
+	why = problem("a\xc2\x9b" "31m", 6, 128);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "control"));
+	assert_non_null(problem("\xc2\x80", 2, 128));
+	assert_non_null(problem("\xc2\x9f", 2, 128));
+	assert_null(problem("\xc2\xa0", 2, 128));	/* no-break space */
+	assert_null(problem("\xc3\x80", 2, 128));
 	/* 64 two-byte characters are 128 bytes: fine; one more byte is not. */
 	{
 		char u[130];

@@ -46,6 +46,9 @@ void	remove_tree(const char *path);
 /* Writes len bytes to path (created or truncated, mode 0600). */
 void	write_file(const char *path, const void *data, size_t len);
 
+/* printf to stdout, only when UNIT_VERBOSE is set in the environment. */
+void	trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Unsets every MMOLOVE_* variable the code under test reads. */
 void	clear_mmolove_environment(void);
 

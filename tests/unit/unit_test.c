@@ -58,6 +58,8 @@ main(int argc, char *argv[])
 	for (g = 0; g < GROUP_COUNT; g++) {
 		if (!wanted(groups[g].name, argc, argv))
 			continue;
+		(void)printf("\n=== %s\n", groups[g].name);
+		(void)fflush(stdout);
 		failed += groups[g].run();
 		ran++;
 	}

@@ -91,6 +91,18 @@ write_file(const char *path, const void *data, size_t len)
 }
 
 void
+trace(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (getenv("UNIT_VERBOSE") == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vprintf(fmt, ap);
+	va_end(ap);
+}
+
+void
 clear_mmolove_environment(void)
 {
 	static const char *const names[] = {
