@@ -61,7 +61,7 @@ scan_string(struct scan *sc)
 			for (i = 0; i < 4; i++, sc->pos++)
 				if (!is_hex(peek(sc)))
 					return fail(sc, "bad \\u escape");
-		} else if (c == -1 || strchr("\"\\/bfnrt", c) == NULL)
+		} else if (c <= 0 || strchr("\"\\/bfnrt", c) == NULL)
 			return fail(sc, "bad escape");
 	}
 	sc->pos++;

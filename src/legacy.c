@@ -5,9 +5,6 @@
 #include "legacy.h"
 #include "text.h"
 
-/* Longest raw parameter value: every name byte as %XX. */
-#define VALUE_MAX	(3 * EVENT_NAME_MAX)
-
 static int
 hex_digit(char c)
 {
@@ -68,26 +65,20 @@ static enum legacy_result
 legacy_value(struct legacy_query *q, enum param p, const char *v, size_t vlen,
     char *why, size_t whylen)
 {
-	char buf[VALUE_MAX + 1];
-	const char *problem;
+	char buf[LEGACY_VALUE_MAX + 1];
 	long n;
 	size_t i;
 
-	if (vlen > VALUE_MAX ||
-	    (n = url_decode(v, vlen, buf, VALUE_MAX)) < 0) {
+	if (vlen > LEGACY_VALUE_MAX ||
+	    (n = url_decode(v, vlen, buf, LEGACY_VALUE_MAX)) < 0) {
 		(void)snprintf(why, whylen, "a bad %%-escape or an over-long "
 		    "parameter");
 		return LEGACY_BAD_QUERY;
 	}
 	if (p == PARAM_USERNAME) {
-		problem = name_problem((unsigned char *)buf, (size_t)n,
-		    EVENT_NAME_MAX);
-		if (problem != NULL) {
-			(void)snprintf(why, whylen, "username %s", problem);
-			return LEGACY_BAD_QUERY;
-		}
 		memcpy(q->username, buf, (size_t)n);
 		q->username[n] = '\0';
+		q->username_len = (size_t)n;
 	} else if (p == PARAM_TS) {
 		if (parse_unix_time(buf, (size_t)n, &q->ts) == -1) {
 			(void)snprintf(why, whylen, "ts is not a unix time");
@@ -151,13 +142,13 @@ legacy_parse(const char *query, struct legacy_query *q, char *why,
 }
 
 static void
-legacy_mac(const struct hmac_key *key, const char *username, const char *ts,
-    unsigned char mac[DIGEST_LEN])
+legacy_mac(const struct hmac_key *key, const char *username, size_t len,
+    const char *ts, unsigned char mac[DIGEST_LEN])
 {
 	struct hmac_run run;
 
 	hmac_begin(&run, key);
-	hmac_update(&run, username, strlen(username));
+	hmac_update(&run, username, len);
 	hmac_update(&run, "|", 1);
 	hmac_update(&run, ts, strlen(ts));
 	hmac_end(&run, mac);
@@ -171,11 +162,19 @@ legacy_check(const struct legacy_query *q, const struct secret_set *secrets)
 	int match = 0;
 
 	for (i = 0; i < secrets->count; i++) {
-		legacy_mac(&secrets->keys[i], q->username, q->ts_text, mac);
+		legacy_mac(&secrets->keys[i], q->username, q->username_len,
+		    q->ts_text, mac);
 		match |= digest_equal(mac, q->sig);
 	}
 	wipe(mac, sizeof(mac));
 	return match ? LEGACY_OK : LEGACY_BAD_SIG;
+}
+
+const char *
+legacy_name(const struct legacy_query *q)
+{
+	return name_problem((const unsigned char *)q->username,
+	    q->username_len, EVENT_NAME_MAX);
 }
 
 void
@@ -200,7 +199,7 @@ legacy_sign(const struct hmac_key *key, const char *username, long long ts,
 	int n;
 
 	(void)snprintf(ts_text, sizeof(ts_text), "%lld", ts);
-	legacy_mac(key, username, ts_text, mac);
+	legacy_mac(key, username, strlen(username), ts_text, mac);
 	hex_encode(mac, sizeof(mac), hex);
 	n = snprintf(out, len, "username=");
 	if (n < 0 || (size_t)n >= len)

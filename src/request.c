@@ -318,10 +318,11 @@ vote_from_legacy(struct vote *v, const struct legacy_query *q,
 {
 	memset(v, 0, sizeof(*v));
 	v->mode = VOTE_LEGACY;
-	(void)snprintf(v->key, sizeof(v->key), "legacy:%s:%s", q->ts_text,
-	    q->username);
+	/* legacy_name() held the name to EVENT_NAME_MAX bytes already. */
+	(void)snprintf(v->key, sizeof(v->key), "legacy:%s:%.*s", q->ts_text,
+	    EVENT_NAME_MAX, q->username);
 	(void)snprintf(v->event, sizeof(v->event), "%s", COUNTED_EVENT);
-	memcpy(v->username, q->username, sizeof(v->username));
+	memcpy(v->username, q->username, q->username_len + 1);
 	legacy_heart_id(q, v->heart_id, sizeof(v->heart_id));
 	memcpy(v->timestamp, q->ts_text, sizeof(q->ts_text));
 	v->first_heart = v->streak_milestone = v->account_linked =
@@ -333,6 +334,7 @@ static void
 handle_legacy(struct request *rq)
 {
 	struct legacy_query q;
+	const char *problem;
 	char why[200];
 	long long age;
 
@@ -348,7 +350,6 @@ handle_legacy(struct request *rq)
 		fail(rq, 401, "unauthorized", "unauthorized", why);
 		return;
 	}
-	rq->log.username = q.username;
 	if (legacy_check(&q, &rq->srv->secrets) != LEGACY_OK) {
 		fail(rq, 401, "unauthorized", "unauthorized", "sig matches no "
 		    "configured secret");
@@ -360,6 +361,11 @@ handle_legacy(struct request *rq)
 		    "%ld s", age < 0 ? -age : age, age < 0 ? "in the future" :
 		    "old", rq->srv->cfg.legacy_tolerance);
 		finish(rq, 401, "unauthorized", "unauthorized");
+		return;
+	}
+	if ((problem = legacy_name(&q)) != NULL) {
+		log_reason(&rq->log, "username %s", problem);
+		finish(rq, 400, "bad_request", "bad request");
 		return;
 	}
 	vote_from_legacy(&rq->vote, &q, &rq->srv->cfg);

@@ -455,7 +455,7 @@ verdict() { if [ -z "$WHY" ]; then ok "$1"; else not_ok "$1" "$WHY"; fi; WHY="";
 want_code() {
 	[ "$CODE" = "$1" ] ||
 	    problem "HTTP $CODE, want $1 (body: $(printf '%s' "$RBODY" | head -c 80))"
-	[ "$CURL_RC" = 0 ] || problem "curl exited $CURL_RC (28: timeout, 52: empty reply, 56: connection reset)"
+	[ "$CURL_RC" = 0 ] || problem "curl exited $CURL_RC (18: answer cut short, 28: timeout, 52: empty reply, 56: connection reset)"
 	awk -v s="$SECS" 'BEGIN { exit !(s < 3) }' ||
 	    problem "the answer took ${SECS} s to complete"
 }
@@ -656,12 +656,13 @@ for KIND in $kinds; do
 		continue
 	fi
 	ok "server starts on 127.0.0.1:$PORT"
+	failed_before=$FAIL
 	core_cases
 	case $KIND in
 	*-fastcgi) fastcgi_isolation ;;
 	apache-*) apache_argv ;;
 	esac
-	if [ "$FAIL" -ne 0 ] && [ -s "$D/log/error.log" ]; then
+	if [ "$FAIL" -ne "$failed_before" ] && [ -s "$D/log/error.log" ]; then
 		echo "# $KIND error log (last lines):"
 		tail -n 5 "$D/log/error.log" | sed 's/^/#   /'
 	fi

@@ -2,6 +2,8 @@
 #
 # Included by the top-level Makefile, which defines CC, ALL_CFLAGS,
 # LDHARDEN, LIBS and OBJS_NOMAIN (every src/*.o; none holds main()).
+# Include it after those are defined: OBJS_NOMAIN is read in
+# prerequisite lists, which make expands as it reads each rule.
 #
 #   make unit            cmocka tests linked against the product's own
 #                        objects, built with the product's flags
@@ -13,12 +15,13 @@
 #                        a copy of tests/fuzz/corpus/<name>/
 #   make fuzz-build      only build the harnesses
 #
-# `build/unit_test json ledger` runs only the groups named.  A crash
+# `build/unit_test json ledger` runs only the groups named (UNIT_VERBOSE=1
+# traces each input).  A crash
 # found by the fuzzer is saved as build/fuzz/artifacts/<name>/crash-*;
 # replay it with `build/fuzz/<name> <file>`.  Sanitizer and fuzzer
 # objects live under build/ only, never over src/*.o.
 
-SAN_CC		?= clang
+UNIT_SAN_CC		?= clang
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 20
 
@@ -29,12 +32,12 @@ UNIT_LIBS	 = -lcmocka
 
 # The product's flags and warnings (-Werror included), with the
 # sanitizers added; -O1 and no _FORTIFY_SOURCE keep their reports exact.
-SAN_FLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+UNIT_SAN_FLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=all
-SAN_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(SAN_FLAGS)
-SAN_SRC_OBJS	 = $(patsubst src/%.o,build/asan/src/%.o,$(OBJS_NOMAIN))
-SAN_UNIT_OBJS	 = $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRCS))
-SAN_ENV		 = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+UNIT_SAN_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(UNIT_SAN_FLAGS)
+UNIT_SAN_SRC_OBJS	 = $(patsubst src/%.o,build/asan/src/%.o,$(OBJS_NOMAIN))
+UNIT_SAN_UNIT_OBJS	 = $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRCS))
+UNIT_SAN_ENV		 = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 FUZZ_FLAGS	 = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
@@ -75,19 +78,19 @@ build/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
 # --- the same under ASan + UBSan ------------------------------------------
 
 unit-sanitize: build/asan/unit_test
-	$(SAN_ENV) build/asan/unit_test
+	$(UNIT_SAN_ENV) build/asan/unit_test
 
-build/asan/unit_test: $(SAN_UNIT_OBJS) $(SAN_SRC_OBJS)
-	$(SAN_CC) $(SAN_FLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ \
-	    $(SAN_UNIT_OBJS) $(SAN_SRC_OBJS) $(UNIT_LIBS) $(LIBS)
+build/asan/unit_test: $(UNIT_SAN_UNIT_OBJS) $(UNIT_SAN_SRC_OBJS)
+	$(UNIT_SAN_CC) $(UNIT_SAN_FLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ \
+	    $(UNIT_SAN_UNIT_OBJS) $(UNIT_SAN_SRC_OBJS) $(UNIT_LIBS) $(LIBS)
 
 build/asan/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
 	@mkdir -p $(@D)
-	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
+	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -c -o $@ $<
 
 build/asan/src/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
+	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -c -o $@ $<
 
 # --- libFuzzer --------------------------------------------------------------
 
@@ -106,7 +109,8 @@ $(foreach h,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(h))))
 fuzz: $(FUZZ_BINS)
 	@set -u; \
 	for h in $(FUZZ_NAMES); do \
-		rm -rf build/fuzz/corpus/$$h build/fuzz/$$h.rc; \
+		rm -rf build/fuzz/corpus/$$h build/fuzz/artifacts/$$h \
+		    build/fuzz/$$h.rc; \
 		mkdir -p build/fuzz/corpus/$$h build/fuzz/artifacts/$$h; \
 		cp tests/fuzz/corpus/$$h/* build/fuzz/corpus/$$h/; \
 		dict=""; \
@@ -120,21 +124,24 @@ fuzz: $(FUZZ_BINS)
 		  echo $$? >build/fuzz/$$h.rc ) & \
 	done; \
 	wait; \
-	failed=""; \
+	failed=""; ok=0; bad=0; \
 	for h in $(FUZZ_NAMES); do \
 		rc=$$(cat build/fuzz/$$h.rc); \
 		runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' \
 		    build/fuzz/$$h.log); \
 		if [ "$$rc" = 0 ]; then \
 			echo "fuzz: $$h ok ($${runs:-?} runs)"; \
+			ok=$$((ok + 1)); \
 		else \
 			echo "fuzz: $$h FAILED (exit $$rc):"; \
-			grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' \
-			    build/fuzz/$$h.log | head -n 5; \
+			grep -E '==ERROR|runtime error|in LLVMFuzzerTestOneInput|^SUMMARY' \
+			    build/fuzz/$$h.log | sed 's/^ */  /' | head -n 4; \
 			ls build/fuzz/artifacts/$$h/ 2>/dev/null | sed 's/^/  /'; \
 			failed="$$failed $$h"; \
+			bad=$$((bad + 1)); \
 		fi; \
 	done; \
+	echo "fuzz: $$ok passed, $$bad failed"; \
 	if [ -n "$$failed" ]; then \
 		echo "fuzz: failed:$$failed"; exit 1; \
 	fi

@@ -3,7 +3,8 @@
  * copy, as the web server hands it over).
  *
  * Invariants (a violation traps): the result is one of the four; a
- * failure names why; a parsed query has a clean username (name_problem),
+ * failure names why; a parsed query whose name legacy_name() accepts
+ * has a clean username (name_problem),
  * a ts of 1..11 digits whose value is ts, and a sig; legacy_heart_id()
  * is legacy-<ts>-<16 hex> and fits 48 bytes; and legacy_sign() of that
  * username and ts parses back to the same and checks OK.
@@ -47,9 +48,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (r != LEGACY_OK || !q.has_sig)
 		__builtin_trap();
-	if (memchr(q.username, '\0', sizeof(q.username)) == NULL ||
-	    name_problem((const unsigned char *)q.username,
-	    strlen(q.username), EVENT_NAME_MAX) != NULL)
+	if (q.username_len > LEGACY_VALUE_MAX ||
+	    q.username[q.username_len] != '\0')
+		__builtin_trap();
+	/* The name is judged after the signature; unfit names stop here. */
+	if (legacy_name(&q) != NULL)
+		return 0;
+	if (strlen(q.username) != q.username_len ||
+	    name_problem((const unsigned char *)q.username, q.username_len,
+	    EVENT_NAME_MAX) != NULL)
 		__builtin_trap();
 	if (memchr(q.ts_text, '\0', sizeof(q.ts_text)) == NULL)
 		__builtin_trap();
