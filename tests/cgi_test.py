@@ -2408,6 +2408,701 @@ def legacy_get_refusals(ctx):
                  "method_not_allowed", ran=0)
 
 
+# ------------------------------------------------------ legacy GET (more)
+
+# Names that a query string, a shell, a path or a log could mistake for
+# syntax.  None of them is a substring of a SHA-256 hex name.
+LEGACY_HOSTILE = [
+    "Player One", "a&b", "a=b", "a+b", "100%", "%41", "a%2", "a#b", "a?b",
+    "a/b", "../../x", "it's", 'say "hi"', "a;b", "$(id)", "`id`",
+    "\\x41\\", "J\u00f6ns", "\u65e5\u672c", "\U0001F600", "\U0001F469\u200d"
+    "\U0001F4BB", "-Player", "--help", " padded ", "a b&c=d+e%f#g?h/i'j\"k;l",
+]
+
+
+def legacy_hid(user, ts):
+    return "legacy-%s-%s" % (ts, sha256_hex(user)[:16])
+
+
+def legacy_key(user, ts):
+    return "legacy:%s:%s" % (ts, user)
+
+
+def legacy_env(user, ts, reward=100):
+    """The exact grant environment of a legacy vote."""
+    return expected_env({"event": "heart.counted", "username": user,
+                         "timestamp": str(ts)}, reward, mode="legacy",
+                        heart_id=legacy_hid(user, ts))
+
+
+def lsig(e, user, ts, secret=None):
+    """hex(HMAC_SHA256(secret, user "|" ts)), remembered as sensitive."""
+    s = hmac_legacy(e.secret if secret is None else secret, user, ts)
+    e.sensitive.add(s)
+    return s
+
+
+def lq2(e, user, ts, sig=None, enc=None, secret=None):
+    """A legacy query: user percent-encoded with quote(safe='') (or the
+    raw `enc` given), signed over the decoded name unless sig is given."""
+    if sig is None:
+        sig = lsig(e, user, ts, secret)
+    if enc is None:
+        enc = urllib.parse.quote(user, safe="")
+    return "username=%s&ts=%s&sig=%s" % (enc, ts, sig)
+
+
+def expect_legacy_paid(e, r, user, ts, reward=100):
+    """200 paid, one run with exact argv and env, ledger paid, log line."""
+    line = e.expect(r, 200, "paid", ran=1)
+    hid = legacy_hid(user, ts)
+    check_grant_run(e, e.last_run(), [user, hid, str(reward)],
+                    legacy_env(user, ts, reward), r)
+    e.expect_paid(legacy_key(user, ts))
+    eq(line.get("mode"), "legacy", "log mode")
+    eq(line.get("username"), user, "log username")
+    eq(line.get("heart_id"), hid, "log heart_id")
+    eq(line.get("event"), "heart.counted", "log event")
+    eq(line.get("reward"), reward, "log reward")
+    return line
+
+
+def expect_legacy_refused(e, r, status, outcome=None):
+    """A legacy refusal: status, no run, log line in legacy mode."""
+    if outcome is None:
+        outcome = {400: "bad_request", 401: "unauthorized"}.get(
+            status, ("bad_request", "unauthorized"))
+    line = e.expect(r, status, outcome, ran=0)
+    eq(line.get("mode"), "legacy", "log mode")
+    return line
+
+
+def allow_set(r):
+    return {x.strip() for x in (r.header("allow") or "").split(",")
+            if x.strip()}
+
+
+@test
+def legacy_on_post_still_works_and_405s(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+    with ctx.case("signed POST still paid with legacy on"):
+        hid = new_hid()
+        obj = {"event": "heart.counted", "server_id": "srv_9",
+               "username": "PostPlayer", "heart_id": hid,
+               "period": "2026-06", "timestamp": now(), "streak_day": 14}
+        body = json.dumps(obj).encode()
+        r = e.post(body, t=obj["timestamp"])
+        line = e.expect(r, 200, "paid", ran=1)
+        check_grant_run(e, e.last_run(), ["PostPlayer", hid, "300"],
+                        expected_env(obj, 300), r)
+        e.expect_paid("post:" + hid)
+        eq(line.get("mode"), "post", "log mode")
+        e.expect(e.post(body, t=obj["timestamp"]), 200, "duplicate", ran=0)
+    with ctx.case("heart.test POST still works with legacy on"):
+        body = e.body(event="heart.test", heart_id=ZERO_ID,
+                      username="test-user")
+        e.expect(e.post(body), 200, "test", ran=0)
+        eq(e.state_of("post:" + ZERO_ID), None, "ledger of the test id")
+        eq(e.state_of(legacy_key("test-user", ts)), None, "legacy ledger")
+    for m in ("PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"):
+        with ctx.case("%s is 405 with Allow: GET, POST" % m):
+            q = lq2(e, "Verb%s" % m, ts)
+            body = e.body() if m in ("PUT", "PATCH") else b""
+            r = e.post(body, method=m, query=q,
+                       header=None if not body else AUTO)
+            e.expect(r, 405, "method_not_allowed", ran=0)
+            eq(allow_set(r), {"GET", "POST"}, "Allow methods")
+            eq(len(r.headers.get("allow", [])), 1, "Allow headers")
+            e.expect_unpaid(legacy_key("Verb%s" % m, ts))
+    with ctx.case("POST carrying a legacy query is not a legacy vote"):
+        q = lq2(e, "ViaPost", ts)
+        r = e.post(b"", query=q, header=None)
+        e.expect(r, (400, 401), ("bad_request", "unauthorized"), ran=0)
+        e.expect_unpaid(legacy_key("ViaPost", ts))
+    with ctx.case("GET carrying a signed POST delivery is judged as legacy"):
+        body = e.body()
+        r = e.get("", header=e.header(body), stdin=body,
+                  extra_env={"CONTENT_LENGTH": str(len(body)),
+                             "CONTENT_TYPE": "application/json"})
+        expect_legacy_refused(e, r, 400)
+    eq(e.settled_votes(), [sha256_hex("post:" + hid)], "settled votes")
+
+    e2 = ctx.env()      # legacy off by default
+    with ctx.case("legacy off (default): GET is 405 Allow: POST"):
+        r = e2.get(lq2(e2, "Off", ts))
+        e2.expect(r, 405, "method_not_allowed", ran=0)
+        eq(allow_set(r), {"POST"}, "Allow methods")
+    with ctx.case("legacy = off explicit: GET is 405 Allow: POST"):
+        e2.write_config(legacy="off")
+        r = e2.get(lq2(e2, "Off2", ts))
+        e2.expect(r, 405, "method_not_allowed", ran=0)
+        eq(allow_set(r), {"POST"}, "Allow methods")
+        r = e2.post(b"", method="DELETE")
+        e2.expect(r, 405, "method_not_allowed", ran=0)
+        eq(allow_set(r), {"POST"}, "Allow methods (DELETE)")
+    eq(e2.vote_files(), [], "votes/ with legacy off")
+    eq(e2.run_count(), 0, "runs with legacy off")
+    with ctx.case("MMOLOVE_LEGACY=on in the environment turns it on"):
+        r = e2.get(lq2(e2, "EnvOn", ts), extra_env={"MMOLOVE_LEGACY": "on"})
+        expect_legacy_paid(e2, r, "EnvOn", ts)
+    with ctx.case("MMOLOVE_LEGACY=off overrides legacy = on in the file"):
+        e2.write_config(legacy="on")
+        r = e2.get(lq2(e2, "EnvOff", ts),
+                   extra_env={"MMOLOVE_LEGACY": "off"})
+        e2.expect(r, 405, "method_not_allowed", ran=0)
+        eq(allow_set(r), {"POST"}, "Allow methods")
+        e2.expect_unpaid(legacy_key("EnvOff", ts))
+
+
+@test
+def legacy_query_decoding(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+    name = "J\u00f6ns"
+    with ctx.case("lower-case %xx"):
+        r = e.get(lq2(e, name, ts, enc="J%c3%b6ns"))
+        expect_legacy_paid(e, r, name, ts)
+    with ctx.case("upper-case %XX of the same name: the same vote"):
+        r = e.get(lq2(e, name, ts, enc="J%C3%B6ns"))
+        line = e.expect(r, 200, "duplicate", ran=0)
+        eq(line.get("mode"), "legacy", "log mode")
+    with ctx.case("mixed-case %xX of the same name: the same vote"):
+        e.expect(e.get(lq2(e, name, ts, enc="%4a%C3%b6n%73")), 200,
+                 "duplicate", ran=0)
+    with ctx.case("%-encoded ASCII"):
+        r = e.get(lq2(e, "Player1", ts, enc="%50layer%31"))
+        expect_legacy_paid(e, r, "Player1", ts)
+    with ctx.case("+ is a space"):
+        r = e.get(lq2(e, "A B C", ts, enc="A+B+C"))
+        expect_legacy_paid(e, r, "A B C", ts)
+        e.expect(e.get(lq2(e, "A B C", ts, enc="A%20B+C")), 200,
+                 "duplicate", ran=0)
+    with ctx.case("%2B is a plus"):
+        r = e.get(lq2(e, "A+B", ts, enc="A%2BB"))
+        expect_legacy_paid(e, r, "A+B", ts)
+    with ctx.case("%25 is a percent, not decoded twice"):
+        r = e.get(lq2(e, "%41", ts, enc="%2541"))
+        expect_legacy_paid(e, r, "%41", ts)
+    with ctx.case("parameters in any order"):
+        s = lsig(e, "Order", ts)
+        r = e.get("ts=%s&sig=%s&username=Order" % (ts, s))
+        expect_legacy_paid(e, r, "Order", ts)
+    with ctx.case("unknown parameters before, between, after: ignored"):
+        s = lsig(e, "Unk", ts)
+        q = ("a=1&user=evil&Username=evil&usernames=evil&username=Unk&b="
+             "&ts_=9&ts=%s&c&sig2=00&sig=%s&d=%%41&USERNAME=evil" % (ts, s))
+        r = e.get(q)
+        expect_legacy_paid(e, r, "Unk", ts)
+    with ctx.case("empty parameters (&&) ignored"):
+        s = lsig(e, "Empty", ts)
+        r = e.get("&&username=Empty&&&ts=%s&&sig=%s&&" % (ts, s))
+        expect_legacy_paid(e, r, "Empty", ts)
+    with ctx.case("a 6000-byte unknown parameter is ignored"):
+        s = lsig(e, "LongPad", ts)
+        r = e.get("pad=%s&username=LongPad&ts=%s&sig=%s" % ("x" * 6000, ts, s))
+        expect_legacy_paid(e, r, "LongPad", ts)
+    ok128 = [("a" * 128, None),
+             ("b" * 128, "%62" * 128),             # 384 raw bytes
+             ("\u00e9" * 64, None),                 # 2-byte chars
+             ("\U0001F600" * 32, None),             # 4-byte chars
+             ("c" * 127 + " ", "c" * 127 + "+")]
+    for user, enc in ok128:
+        with ctx.case("128-byte name %r..." % user[:3]):
+            eq(len(user.encode()), 128, "test name length")
+            r = e.get(lq2(e, user, ts, enc=enc))
+            expect_legacy_paid(e, r, user, ts)
+    bad129 = [("a" * 129, None), ("b" * 129, "%62" * 129),
+              ("\u00e9" * 64 + "a", None), ("\U0001F600" * 32 + "x", None),
+              ("d" * 127 + "\u00e9", None)]
+    for user, enc in bad129:
+        with ctx.case("129+-byte name %r... is 400" % user[:3]):
+            check(len(user.encode()) > 128, "test name length")
+            r = e.get(lq2(e, user, ts, enc=enc))
+            expect_legacy_refused(e, r, 400)
+            e.expect_unpaid(legacy_key(user, ts))
+    with ctx.case("no run beyond the paid ones"):
+        eq(e.run_count(), 14, "total runs")
+        eq(len(e.settled_votes()), 14, "settled votes")
+
+
+@test
+def legacy_query_refusals(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+    good = lsig(e, "a", ts)
+
+    def raw_sig(user_bytes, t=ts):
+        s = hmac.new(e.secret.encode(), user_bytes + b"|" + as_bytes(t),
+                     hashlib.sha256).hexdigest()
+        e.sensitive.add(s)
+        return s
+
+    cases = []
+    # malformed escapes, in the name (end and middle), ts and sig
+    for esc in ("%", "%4", "%zz", "%G0", "%4G", "%%41", "%-1", "%+1", "% 1"):
+        cases.append(("escape %r at the end of username" % esc,
+                      "username=a%s&ts=%s&sig=%s" % (esc, ts, good), 400))
+        cases.append(("escape %r inside username" % esc,
+                      "username=a%sxb&ts=%s&sig=%s" % (esc, ts, good), 400))
+    cases += [
+        ("bad escape in ts", "username=a&ts=%s%%3&sig=%s" % (ts, good), 400),
+        ("bad escape in ts (%zz)", "username=a&ts=%%zz%s&sig=%s" % (ts, good),
+         400),
+        ("bad escape in sig", "username=a&ts=%s&sig=%s%%" % (ts, good),
+         (400, 401)),
+    ]
+    # parameter pollution: every one is otherwise a valid, signed vote
+    for label, q in [
+            ("username twice, identical", "username=a&username=a&ts=%s&sig=%s"
+             % (ts, good)),
+            ("username twice, different", "username=b&username=a&ts=%s&sig=%s"
+             % (ts, good)),
+            ("username repeated after sig", "username=a&ts=%s&sig=%s&"
+             "username=a" % (ts, good)),
+            ("username repeated after sig, other name",
+             "username=a&ts=%s&sig=%s&username=evil" % (ts, good)),
+            ("username repeated without =", "username=a&ts=%s&sig=%s&username"
+             % (ts, good)),
+            ("username repeated empty", "username=a&ts=%s&sig=%s&username="
+             % (ts, good)),
+            ("ts twice, identical", "username=a&ts=%s&ts=%s&sig=%s"
+             % (ts, ts, good)),
+            ("ts repeated after sig", "username=a&ts=%s&sig=%s&ts=%s"
+             % (ts, good, ts)),
+            ("ts repeated after sig, other ts", "username=a&ts=%s&sig=%s&ts=1"
+             % (ts, good)),
+            ("sig twice, identical", "username=a&ts=%s&sig=%s&sig=%s"
+             % (ts, good, good)),
+            ("sig twice, second bogus", "username=a&ts=%s&sig=%s&sig=%s"
+             % (ts, good, "0" * 64)),
+            ("sig first, then repeated", "sig=%s&username=a&ts=%s&sig=%s"
+             % (good, ts, good)),
+            ("all three twice", "username=a&ts=%s&sig=%s&username=a&ts=%s&"
+             "sig=%s" % (ts, good, ts, good))]:
+        cases.append(("pollution: " + label, q, 400))
+    cases += [
+        ("missing username", "ts=%s&sig=%s" % (ts, good), 400),
+        ("username without =", "username&ts=%s&sig=%s" % (
+            ts, lsig(e, "", ts)), 400),
+        ("empty username", "username=&ts=%s&sig=%s" % (ts, lsig(e, "", ts)),
+         400),
+        ("missing ts", "username=a&sig=%s" % lsig(e, "a", ""), 400),
+        ("missing ts and sig", "username=a", 400),
+        ("missing username, ts and sig", "x=1", 400),
+        ("empty query", "", 400),
+        ("only separators", "&&&", 400),
+    ]
+    # decoded control characters and invalid UTF-8: signed over the bytes
+    for esc, raw in [("%00", b"\x00"), ("%0A", b"\n"), ("%0a", b"\n"),
+                     ("%0D", b"\r"), ("%09", b"\t"), ("%1B", b"\x1b"),
+                     ("%7F", b"\x7f"), ("%C2%80", b"\xc2\x80"),
+                     ("%C2%9B", b"\xc2\x9b"), ("%c2%9f", b"\xc2\x9f"),
+                     ("%FF", b"\xff"), ("%C3%28", b"\xc3\x28"),
+                     ("%C0%AF", b"\xc0\xaf"), ("%E0%80%AF", b"\xe0\x80\xaf"),
+                     ("%ED%A0%80", b"\xed\xa0\x80"),
+                     ("%F4%90%80%80", b"\xf4\x90\x80\x80"),
+                     ("%F5%80%80%80", b"\xf5\x80\x80\x80"),
+                     ("%C3", b"\xc3"), ("%E6%97", b"\xe6\x97"),
+                     ("%80", b"\x80"), ("%FE%FF", b"\xfe\xff")]:
+        name = b"a" + raw + b"b"
+        cases.append(("decoded %s in username" % esc,
+                      "username=a%sb&ts=%s&sig=%s" % (esc, ts, raw_sig(name)),
+                      400))
+    # ts that is not decimal digits
+    for tsv, signed in [("12a", "12a"), ("-5", "-5"), ("+5", " 5"),
+                        ("%2B5", "+5"), ("%205", " 5"), (" 5", " 5"),
+                        ("1e9", "1e9"), ("", ""), ("0x10", "0x10"),
+                        ("1.5", "1.5"), (ts + " ", ts + " "),
+                        (ts + "%00", ts + "\x00"), ("%EF%BC%91", "\uff11"),
+                        ("1" * 12, "1" * 12), ("9" * 30, "9" * 30)]:
+        cases.append(("ts %r" % tsv, "username=a&ts=%s&sig=%s" % (
+            tsv, lsig(e, "a", signed)), "4xx"))
+    cases.append(("ts without =", "username=a&ts&sig=%s" % lsig(e, "a", ""),
+                  "4xx"))
+    for label, q, st in cases:
+        with ctx.case(label):
+            expect_legacy_refused(e, e.get(q), st)
+    with ctx.case("missing sig: 400 or 401, no run"):
+        r = e.get("username=a&ts=%s" % ts)
+        expect_legacy_refused(e, r, (400, 401))
+        ctx.note("missing sig answers %s" % r.status)
+    with ctx.case("no QUERY_STRING at all"):
+        expect_legacy_refused(e, e.get("x", drop_env=("QUERY_STRING",)),
+                              (400, 401))
+    eq(e.run_count(), 0, "total runs")
+    eq(e.settled_votes(), [], "settled votes")
+    with ctx.case("the control query is paid: refusals above were the "
+                  "parameters' fault"):
+        expect_legacy_paid(e, e.get("username=a&ts=%s&sig=%s" % (ts, good)),
+                           "a", ts)
+
+
+@test
+def legacy_signature_checks(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+
+    def mac(msg, secret=None):
+        s = hmac.new(as_bytes(secret or e.secret), as_bytes(msg),
+                     hashlib.sha256).hexdigest()
+        e.sensitive.add(s)
+        return s
+    name = "J\u00f6ns \u00dc&x"
+    enc = urllib.parse.quote(name, safe="")
+    enc_plus = urllib.parse.quote_plus(name)
+    cases = [
+        ("sig by another secret", lq2(e, "U", ts, sig=hmac_legacy(
+            "other-" + e.secret, "U", ts))),
+        ("sig over the encoded username (quote)",
+         lq2(e, name, ts, enc=enc, sig=mac(enc + "|" + ts))),
+        ("sig over the encoded username (quote_plus)",
+         lq2(e, name, ts, enc=enc_plus, sig=mac(enc_plus + "|" + ts))),
+        ("sig over the raw query value with +", "username=A+B&ts=%s&sig=%s"
+         % (ts, mac("A+B|" + ts))),
+        ("sig without the |", lq2(e, "U", ts, sig=mac("U" + ts))),
+        ("sig over ts|username", lq2(e, "U", ts, sig=mac(ts + "|U"))),
+        ("sig over username only", lq2(e, "U", ts, sig=mac("U"))),
+        ("sig for another ts", lq2(e, "U", ts, sig=lsig(
+            e, "U", str(int(ts) - 1)))),
+        ("sig for another username", lq2(e, "U", ts, sig=lsig(e, "V", ts))),
+        ("POST-style sig (t.body)", lq2(e, "U", ts, sig=mac(ts + ".U"))),
+        ("all-zero sig", lq2(e, "U", ts, sig="0" * 64)),
+        ("63 hex", lq2(e, "U", ts, sig=lsig(e, "U", ts)[:63])),
+        ("65 hex", lq2(e, "U", ts, sig=lsig(e, "U", ts) + "0")),
+        ("two sigs glued", lq2(e, "U", ts, sig=lsig(e, "U", ts) * 2)),
+        ("non-hex in a 64-char sig", lq2(e, "U", ts,
+                                         sig=lsig(e, "U", ts)[:63] + "g")),
+        ("sig with a trailing space", lq2(e, "U", ts,
+                                          sig=lsig(e, "U", ts) + "%20")),
+        ("sig with a trailing +", lq2(e, "U", ts,
+                                      sig=lsig(e, "U", ts) + "+")),
+        ("empty sig", lq2(e, "U", ts, sig="")),
+        ("sig without =", "username=U&ts=%s&sig" % ts),
+        ("sig as v1=...", lq2(e, "U", ts, sig="v1=" + lsig(e, "U", ts))),
+    ]
+    for label, q in cases:
+        with ctx.case(label):
+            st = (400, 401) if label.startswith("sig without =") else 401
+            expect_legacy_refused(e, e.get(q), st)
+    eq(e.run_count(), 0, "runs after refusals")
+    with ctx.case("the decoded name, correctly signed, is paid"):
+        expect_legacy_paid(e, e.get(lq2(e, name, ts, enc=enc)), name, ts)
+    with ctx.case("upper-case hex sig accepted"):
+        r = e.get(lq2(e, "Upper", ts, sig=lsig(e, "Upper", ts).upper()))
+        expect_legacy_paid(e, r, "Upper", ts)
+    with ctx.case("mixed-case hex sig accepted"):
+        s = lsig(e, "Mixed", ts)
+        s = "".join(c.upper() if i % 2 else c for i, c in enumerate(s))
+        expect_legacy_paid(e, e.get(lq2(e, "Mixed", ts, sig=s)), "Mixed", ts)
+    with ctx.case("%-encoded hex digits of the sig decode"):
+        s = "".join("%%%02X" % ord(c) for c in lsig(e, "PctSig", ts))
+        expect_legacy_paid(e, e.get(lq2(e, "PctSig", ts, sig=s)),
+                           "PctSig", ts)
+
+    s1, s2 = "first-" + uuid.uuid4().hex, "second-" + uuid.uuid4().hex
+    e2 = ctx.env(cfg={"legacy": "on"}, secrets=[s1, s2])
+    with ctx.case("rotation: the second secret matches"):
+        r = e2.get(lq2(e2, "Rot2", ts, secret=s2))
+        expect_legacy_paid(e2, r, "Rot2", ts)
+    with ctx.case("rotation: the first secret matches"):
+        r = e2.get(lq2(e2, "Rot1", ts, secret=s1))
+        expect_legacy_paid(e2, r, "Rot1", ts)
+    with ctx.case("rotation: a third secret does not"):
+        r = e2.get(lq2(e2, "Rot3", ts, sig=hmac_legacy("third", "Rot3", ts)))
+        expect_legacy_refused(e2, r, 401)
+    with ctx.case("rotation: a sig over s1+s2 concatenated does not"):
+        r = e2.get(lq2(e2, "Rot4", ts, sig=hmac_legacy(s1 + s2, "Rot4", ts)))
+        expect_legacy_refused(e2, r, 401)
+
+
+@test
+def legacy_freshness(ctx):
+    e = ctx.env(cfg={"legacy": "on", "tolerance": 300})
+    n = now()
+    for label, ts in [("older than legacy_tolerance", n - 86400 - 120),
+                      ("future beyond legacy_tolerance", n + 86400 + 120),
+                      ("very old", 1), ("ts 0", 0),
+                      ("far future (11 digits)", 99999999999)]:
+        with ctx.case(label):
+            r = e.get(lq2(e, "Fresh", str(ts)))
+            expect_legacy_refused(e, r, 401)
+            e.expect_unpaid(legacy_key("Fresh", str(ts)))
+    for label, ts in [("2 hours old, tolerance 300", n - 7200),
+                      ("2 hours ahead, tolerance 300", n + 7200),
+                      ("just inside legacy_tolerance", n - 86400 + 120),
+                      ("8.5 hours old (MMOLove's retry window)",
+                       n - 8 * 3600 - 1800)]:
+        with ctx.case(label):
+            r = e.get(lq2(e, "Fresh", str(ts)))
+            expect_legacy_paid(e, r, "Fresh", str(ts))
+    with ctx.case("tolerance = 0 does not turn legacy freshness off"):
+        e.write_config(tolerance=0)
+        old = str(n - 2 * 86400)
+        expect_legacy_refused(e, e.get(lq2(e, "Tol0", old)), 401)
+    with ctx.case("legacy_tolerance = 60 is honoured"):
+        e.write_config(tolerance=300, legacy_tolerance=60)
+        expect_legacy_refused(e, e.get(lq2(e, "Lt60", str(n - 600))), 401)
+        expect_legacy_refused(e, e.get(lq2(e, "Lt60", str(n + 600))), 401)
+        t = str(now() - 5)
+        expect_legacy_paid(e, e.get(lq2(e, "Lt60", t)), "Lt60", t)
+    with ctx.case("MMOLOVE_LEGACY_TOLERANCE overrides the file"):
+        old = str(n - 3 * 86400)
+        r = e.get(lq2(e, "EnvLt", old),
+                  extra_env={"MMOLOVE_LEGACY_TOLERANCE": "0"})
+        expect_legacy_paid(e, r, "EnvLt", old)
+    with ctx.case("legacy_tolerance = 0 turns freshness off"):
+        e.write_config(legacy_tolerance=0)
+        for ts in (str(n - 30 * 86400), str(n + 30 * 86400), "1",
+                   "99999999999"):
+            expect_legacy_paid(e, e.get(lq2(e, "Lt0", ts)), "Lt0", ts)
+    with ctx.case("11-digit ts and 128-byte names differing in the last "
+                  "byte: two votes (no truncated key)"):
+        for last in "12":
+            user = "x" * 127 + last
+            expect_legacy_paid(e, e.get(lq2(e, user, "99999999999")), user,
+                               "99999999999")
+
+
+@test
+def legacy_exactly_once(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+    ts2 = str(int(ts) - 60)
+    q = lq2(e, "Once", ts)
+    expect_legacy_paid(e, e.get(q), "Once", ts)
+    with ctx.case("same pair again: duplicate"):
+        for _ in range(2):
+            line = e.expect(e.get(q), 200, "duplicate", ran=0)
+            eq(line.get("mode"), "legacy", "log mode")
+            eq(line.get("heart_id"), legacy_hid("Once", ts), "log heart_id")
+        e.expect_paid(legacy_key("Once", ts))
+    with ctx.case("same pair, other encoding: duplicate"):
+        e.expect(e.get(lq2(e, "Once", ts, enc="%4Fnce")), 200, "duplicate",
+                 ran=0)
+    with ctx.case("same username, new ts: paid again"):
+        expect_legacy_paid(e, e.get(lq2(e, "Once", ts2)), "Once", ts2)
+    with ctx.case("same ts, other username: paid"):
+        expect_legacy_paid(e, e.get(lq2(e, "Twice", ts)), "Twice", ts)
+    with ctx.case("same ts, username differing in case: paid"):
+        expect_legacy_paid(e, e.get(lq2(e, "ONCE", ts)), "ONCE", ts)
+    with ctx.case("128-byte names differing only in the last byte: two "
+                  "votes"):
+        for last in "ab":
+            user = "\u00e9" * 63 + "z" + last
+            expect_legacy_paid(e, e.get(lq2(e, user, ts)), user, ts)
+            e.expect(e.get(lq2(e, user, ts)), 200, "duplicate", ran=0)
+    with ctx.case("a POST with the legacy heart_id is a different vote"):
+        hid = legacy_hid("Once", ts)
+        body = e.body(heart_id=hid, username="Once")
+        e.expect(e.post(body), 200, "paid", ran=1)
+        e.expect_paid("post:" + hid)
+        e.expect(e.get(q), 200, "duplicate", ran=0)
+    eq(sorted(e.vote_files()), sorted(sha256_hex(k) for k in (
+        legacy_key("Once", ts), legacy_key("Once", ts2),
+        legacy_key("Twice", ts), legacy_key("ONCE", ts),
+        legacy_key("\u00e9" * 63 + "za", ts),
+        legacy_key("\u00e9" * 63 + "zb", ts),
+        "post:" + legacy_hid("Once", ts))), "votes/")
+    with ctx.case("failed grant (exit 1): 502, unpaid, retry pays"):
+        e.set_action("exit 1")
+        q = lq2(e, "Fails", ts)
+        line = e.expect(e.get(q), 502, "grant_failed", ran=1)
+        eq(line.get("grant_exit"), 1, "log grant_exit")
+        eq(line.get("mode"), "legacy", "log mode")
+        eq(e.last_run().argv, ["Fails", legacy_hid("Fails", ts), "100"],
+           "argv of the failed run")
+        e.expect_unpaid(legacy_key("Fails", ts))
+        e.expect(e.get(q), 502, "grant_failed", ran=1)
+        e.expect_unpaid(legacy_key("Fails", ts))
+        e.set_action("exit 0")
+        expect_legacy_paid(e, e.get(q), "Fails", ts)
+        e.expect(e.get(q), 200, "duplicate", ran=0)
+    with ctx.case("grant killed by a signal: 5xx, unpaid, retry pays"):
+        e.set_action("kill")
+        q = lq2(e, "Killed", ts)
+        e.expect(e.get(q), "5xx", "grant_failed", ran=1)
+        e.expect_unpaid(legacy_key("Killed", ts))
+        e.set_action("exit 0")
+        expect_legacy_paid(e, e.get(q), "Killed", ts)
+    with ctx.case("refused for good (exit 65): 200, never again"):
+        e.set_action("exit 65")
+        q = lq2(e, "Nobody", ts)
+        line = e.expect(e.get(q), 200, "refused", ran=1)
+        eq(line.get("mode"), "legacy", "log mode")
+        eq(e.state_of(legacy_key("Nobody", ts)), "refused", "ledger state")
+        e.set_action("exit 0")
+        e.expect(e.get(q), 200, ("duplicate", "refused"), ran=0)
+        eq(e.state_of(legacy_key("Nobody", ts)), "refused", "ledger state")
+
+
+def _burst_get(e, query, n):
+    """n legacy GETs of one query, started together.  A GET has no body
+    to hold the processes back, so each starts as a tiny sh that waits
+    for a line on stdin and then execs the binary (sh may add PWD to the
+    binary's environment: harmless, the grant's is built fresh)."""
+    env = e.cgi_env("GET")
+    env["QUERY_STRING"] = query
+    procs = []
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen(
+                ["/bin/sh", "-c", 'read -r _ || exit 99; exec "$0"', BINARY],
+                env=env, cwd=e.dir, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                close_fds=True))
+        # the barrier: every process is started and blocked on stdin
+        for p in procs:
+            p.stdin.write(b"\n")
+            p.stdin.flush()
+        for p in procs:
+            p.stdin.close()
+        out = []
+        for p in procs:
+            raw = p.stdout.read()
+            p.wait(timeout=60)
+            p.stdout.close()
+            out.append(parse_cgi(raw))
+        return out
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@test
+def legacy_concurrency_64(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    rounds = max(5, ROUNDS // 2)
+    base = now()
+    for rnd in range(rounds):
+        user = "Conc \u00d6 %d" % rnd
+        ts = str(base - rnd)
+        before = e.run_count()
+        resps = _burst_get(e, lq2(e, user, ts), 64)
+        statuses = [r.status for r in resps]
+        runs = e.run_count() - before
+        logs = e.new_logs()
+        problems = []
+        if runs != 1:
+            problems.append("grant ran %d times" % runs)
+        bad = [s for s in statuses if not (s == 200 or (s and 500 <= s < 600))]
+        if bad:
+            problems.append("statuses %r" % sorted(set(bad), key=str))
+        if 200 not in statuses:
+            problems.append("no 200")
+        errs = [r.error for r in resps if r.error]
+        if errs:
+            problems.append("bad answers: %r" % errs[:2])
+        if len(logs) != 64:
+            problems.append("%d log lines for 64 requests" % len(logs))
+        outcomes = [l.get("outcome") for l in logs]
+        if outcomes.count("paid") != 1:
+            problems.append("%d 'paid' log lines" % outcomes.count("paid"))
+        odd = set(outcomes) - {"paid", "duplicate", "busy"}
+        if odd:
+            problems.append("outcomes %r" % odd)
+        modes = set(l.get("mode") for l in logs)
+        if modes != {"legacy"}:
+            problems.append("log modes %r" % modes)
+        if e.state_of(legacy_key(user, ts)) != "paid":
+            problems.append("ledger state %r" % e.state_of(
+                legacy_key(user, ts)))
+        if runs == 1:
+            run = e.last_run()
+            if run.argv != [user, legacy_hid(user, ts), "100"]:
+                problems.append("argv %r" % run.argv)
+        if problems:
+            raise Fail("round %d: %s" % (rnd, "; ".join(problems)))
+    eq(e.run_count(), rounds, "total grant runs")
+    eq(len(e.vote_files()), rounds, "ledger files")
+    with ctx.case("after the bursts, a retry is a plain duplicate"):
+        e.expect(e.get(lq2(e, user, ts)), 200, "duplicate", ran=0)
+    with ctx.case("a run of the burst has the exact legacy environment"):
+        check_grant_run(e, e.last_run(), [user, legacy_hid(user, ts), "100"],
+                        legacy_env(user, ts))
+
+
+USERNAME_SAFE = re.compile(r"^(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+$")
+
+
+@test
+def cli_sign_legacy_hostile_names(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+    for name in LEGACY_HOSTILE:
+        with ctx.case(repr(name)):
+            p = e.cli(["--sign-legacy", name, ts])
+            eq(p.returncode, 0, "exit status (err %r)" % p.stderr[:200])
+            qs = p.stdout.decode("utf-8").strip()
+            check("\n" not in qs, "several lines: %r" % qs)
+            check(qs.isascii(), "non-ASCII in the query string %r" % qs)
+            parts = qs.split("&")
+            eq([x.partition("=")[0] for x in parts],
+               ["username", "ts", "sig"], "parameters of %r" % qs)
+            value = parts[0].partition("=")[2]
+            check(USERNAME_SAFE.match(value),
+                  "username value %r has raw reserved bytes" % value)
+            for ch in " &=+#?/'\";$`\\":
+                check(ch not in value, "raw %r in username value %r" % (
+                    ch, value))
+            check(re.sub(r"%[0-9A-Fa-f]{2}", "", value).find("%") < 0,
+                  "a raw %% in %r" % value)
+            q = urllib.parse.parse_qs(qs, keep_blank_values=True,
+                                      strict_parsing=True, errors="strict")
+            eq(q, {"username": [name], "ts": [ts],
+                   "sig": [lsig(e, name, ts)]}, "parse_qs of %r" % qs)
+            eq(urllib.parse.unquote(value, errors="strict"), name,
+               "unquote of the value")
+            r = e.get(qs)
+            expect_legacy_paid(e, r, name, ts)
+    e.check_ledger_names()
+
+
+@test
+def legacy_hostile_names_end_to_end(ctx):
+    e = ctx.env(cfg={"legacy": "on"})
+    ts = str(now())
+    paid = []
+    for name in LEGACY_HOSTILE:
+        with ctx.case(repr(name)):
+            r = e.get(lq2(e, name, ts))
+            line = expect_legacy_paid(e, r, name, ts)
+            run = e.last_run()
+            eq(run.argv[0].encode("utf-8", "surrogateescape"),
+               name.encode("utf-8"), "argv[1] bytes")
+            eq(run.env.get("MMOLOVE_USERNAME", "").encode(
+                "utf-8", "surrogateescape"), name.encode("utf-8"),
+                "MMOLOVE_USERNAME bytes")
+            eq(run.argv[1], "legacy-%s-%s" % (
+                ts, hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]),
+                "heart_id")
+            eq(json.loads(json.dumps(line))["username"], name,
+               "log username round trip")
+            paid.append(name)
+            with ctx.case(repr(name) + " as quote_plus: duplicate"):
+                e.expect(e.get(lq2(e, name, ts,
+                                   enc=urllib.parse.quote_plus(name))),
+                         200, "duplicate", ran=0)
+    with ctx.case("the log lines, raw, decode back to the names"):
+        with open(e.log, "rb") as f:
+            users = [json.loads(l.decode("utf-8")).get("username")
+                     for l in f.read().split(b"\n") if l]
+        eq([u for u in users if u in LEGACY_HOSTILE][::2], paid,
+           "log usernames of paid lines")
+    e.check_ledger_names(hostile=LEGACY_HOSTILE)
+    eq(sorted(e.vote_files()), sorted(sha256_hex(legacy_key(n, ts))
+                                      for n in paid), "votes/ names")
+    raw_names = os.listdir(os.fsencode(e.votes))
+    for name in LEGACY_HOSTILE:
+        for rn in raw_names:
+            check(name.encode("utf-8") not in rn,
+                  "votes/ name %r holds the bytes of %r" % (rn, name))
+    eq(sorted(os.listdir(e.state)), ["votes"], "state_dir content")
+    check(not os.path.exists(os.path.join(e.dir, "x")), "../../x escaped")
+
+
 # ------------------------------------------------------------------- queue
 
 @test
