@@ -26,7 +26,8 @@ LIBS	 = $(FCGI_LIBS) $(CRYPTO_LIBS)
 SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
 	   src/grant.c src/json.c src/ledger.c src/legacy.c src/log.c \
 	   src/queue.c src/request.c src/request_io.c src/response.c \
-	   src/reward.c src/secret.c src/signature.c src/text.c src/vote.c
+	   src/reward.c src/secret.c src/signature.c src/sys.c src/text.c \
+	   src/vote.c
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 

@@ -16,6 +16,7 @@
 #include "queue.h"
 #include "secret.h"
 #include "signature.h"
+#include "sys.h"
 #include "text.h"
 
 #ifndef MMOLOVE_VERSION
@@ -61,27 +62,17 @@ load(struct setup *s, int want_secrets)
 static ssize_t
 read_stdin(char *buf, size_t cap)
 {
-	size_t have = 0;
-	ssize_t n;
+	ssize_t n = read_full(STDIN_FILENO, buf, cap);
 
-	for (;;) {
-		n = read(STDIN_FILENO, buf + have, cap - have);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			(void)fprintf(stderr, "mmolove.cgi: reading stdin: %s\n",
-			    strerror(errno));
-			return -1;
-		}
-		if (n == 0)
-			return (ssize_t)have;
-		have += (size_t)n;
-		if (have == cap) {
-			(void)fprintf(stderr, "mmolove.cgi: body over %zu "
-			    "bytes\n", cap - 1);
-			return -1;
-		}
+	if (n == -1)
+		(void)fprintf(stderr, "mmolove.cgi: reading stdin: %s\n",
+		    strerror(errno));
+	else if ((size_t)n == cap) {
+		(void)fprintf(stderr, "mmolove.cgi: body over %zu bytes\n",
+		    cap - 1);
+		n = -1;
 	}
+	return n;
 }
 
 static int

@@ -1,13 +1,12 @@
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "config.h"
+#include "sys.h"
 
 enum value_kind {
 	KIND_PATH,
@@ -201,31 +200,7 @@ config_line(struct config *cfg, char *line, unsigned lineno, char *err,
 	return 0;
 }
 
-/* Reads the whole file: stdio would allocate, and configs are small. */
-static ssize_t
-read_file(const char *path, char *buf, size_t cap)
-{
-	size_t have = 0;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		return -1;
-	while (have < cap) {
-		n = read(fd, buf + have, cap - have);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == -1)
-				have = (size_t)-1;
-			break;
-		}
-		have += (size_t)n;
-	}
-	(void)close(fd);
-	return (ssize_t)have;
-}
-
+/* The whole file in one read: stdio would allocate, and configs are small. */
 static int
 config_file(struct config *cfg, bool explicit, char *err, size_t errlen)
 {
@@ -233,7 +208,7 @@ config_file(struct config *cfg, bool explicit, char *err, size_t errlen)
 	unsigned lineno = 0;
 	ssize_t len;
 
-	if ((len = read_file(cfg->path, buf, sizeof(buf))) == -1) {
+	if ((len = read_path(cfg->path, buf, sizeof(buf))) == -1) {
 		/* Environment-only setups need no file at the default path. */
 		if (errno == ENOENT && !explicit)
 			return 0;

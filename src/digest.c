@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "digest.h"
+#include "text.h"
 
 _Static_assert(sizeof(SHA256_CTX) <= sizeof(((struct hmac_key *)0)->inner),
     "SHA256_CTX must fit in struct hmac_key");
@@ -110,14 +111,11 @@ hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/* Lower-case only: SPEC's v1 is "64 lower-case hex". */
 static int
 hex_value(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	return c >= 'A' && c <= 'F' ? -1 : hex_digit(c);
 }
 
 int

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "grant.h"
+#include "sys.h"
 
 #define ENV_MAX		16
 #define ENV_ROOM	2048
@@ -115,15 +116,6 @@ spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
 		return -1;
 	}
 	return 0;
-}
-
-static long long
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Keeps the first GRANT_OUTPUT_MAX bytes; returns 0 at end of file. */

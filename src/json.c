@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "text.h"
 
 struct scan {
 	const char	*s;
@@ -35,13 +36,6 @@ peek(struct scan *sc)
 }
 
 static int
-is_hex(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
-}
-
-static int
 scan_string(struct scan *sc)
 {
 	int c, i;
@@ -59,7 +53,7 @@ scan_string(struct scan *sc)
 		sc->pos++;
 		if (c == 'u') {
 			for (i = 0; i < 4; i++, sc->pos++)
-				if (!is_hex(peek(sc)))
+				if (hex_digit(peek(sc)) < 0)
 					return fail(sc, "bad \\u escape");
 		} else if (c <= 0 || strchr("\"\\/bfnrt", c) == NULL)
 			return fail(sc, "bad escape");
@@ -200,18 +194,12 @@ static long
 hex4(const char *s)
 {
 	long v = 0;
-	int i;
+	int i, d;
 
 	for (i = 0; i < 4; i++) {
-		v <<= 4;
-		if (s[i] >= '0' && s[i] <= '9')
-			v |= s[i] - '0';
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			v |= s[i] - 'a' + 10;
-		else if (s[i] >= 'A' && s[i] <= 'F')
-			v |= s[i] - 'A' + 10;
-		else
+		if ((d = hex_digit(s[i])) < 0)
 			return -1;
+		v = v << 4 | d;
 	}
 	return v;
 }

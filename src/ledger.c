@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ledger.h"
+#include "sys.h"
 
 #define RECORD_MAX	4096
 #define RECORD_MAGIC	"mmolove-vote 1\n"
@@ -230,15 +231,6 @@ record_read(int fd, struct ledger_record *rec, char *err, size_t errlen)
 	}
 	record_parse(rec, buf, (size_t)n);
 	return 0;
-}
-
-static long long
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static enum claim_result

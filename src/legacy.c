@@ -5,18 +5,6 @@
 #include "legacy.h"
 #include "text.h"
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX and '+'; returns the length, or -1 on a bad escape/size. */
 static long
 url_decode(const char *s, size_t len, char *out, size_t cap)

@@ -10,6 +10,7 @@
 #include "legacy.h"
 #include "log.h"
 #include "request.h"
+#include "sys.h"
 #include "response.h"
 #include "reward.h"
 #include "signature.h"
@@ -29,15 +30,6 @@ struct request {
 	struct vote		 vote;
 	struct grant_result	 grant;
 };
-
-static long long
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sets the answer; the reason, if any, was already put in the log. */
 static void

@@ -1,11 +1,11 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "secret.h"
+#include "sys.h"
 
 /* Room for every accepted line at its longest, plus line ends. */
 #define FILE_MAX	(SECRET_MAX * (SECRET_LEN_MAX + 2))
@@ -55,45 +55,19 @@ secret_from_environment(struct secret_set *set, char *value, char *err,
 	return rc;
 }
 
-static ssize_t
-read_all(int fd, char *buf, size_t cap)
-{
-	size_t have = 0;
-	ssize_t n;
-
-	while (have < cap) {
-		n = read(fd, buf + have, cap - have);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
-	return (ssize_t)have;
-}
-
 static int
 secret_from_file(struct secret_set *set, const char *path, char *err,
     size_t errlen)
 {
 	char buf[FILE_MAX + 1], *line, *nl;
 	ssize_t len;
-	int fd, rc = 0;
+	int rc = 0;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		(void)snprintf(err, errlen, "cannot open secret_file %s: %s",
+	if ((len = read_path(path, buf, sizeof(buf))) == -1) {
+		(void)snprintf(err, errlen, "cannot read secret_file %s: %s",
 		    path, strerror(errno));
 		return -1;
 	}
-	len = read_all(fd, buf, sizeof(buf));
-	if (len == -1)
-		(void)snprintf(err, errlen, "cannot read secret_file %s: %s",
-		    path, strerror(errno));
-	(void)close(fd);
-	if (len == -1)
-		return -1;
 	if ((size_t)len > FILE_MAX) {
 		(void)snprintf(err, errlen, "secret_file %s is too large",
 		    path);

@@ -54,6 +54,18 @@ utf8_valid(const unsigned char *s, size_t len)
 	return true;
 }
 
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 bool
 has_control(const unsigned char *s, size_t len)
 {

@@ -12,6 +12,9 @@
 /* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
 bool	utf8_valid(const unsigned char *s, size_t len);
 
+/* The value of a hex digit of either case, or -1. */
+int	hex_digit(int c);
+
 /* True if any byte is a C0 control (including NUL) or DEL. */
 bool	has_control(const unsigned char *s, size_t len);
 

@@ -48,10 +48,10 @@ FUZZ_NAMES	 = json_validate json_unescape event_parse signature_parse \
 FUZZ_BINS	 = $(patsubst %,build/fuzz/%,$(FUZZ_NAMES))
 
 # The src/*.c each harness compiles in (never the product's .o files).
-FUZZ_SRC_json_validate	 = src/json.c
+FUZZ_SRC_json_validate	 = src/json.c src/text.c
 FUZZ_SRC_json_unescape	 = src/json.c src/text.c
 FUZZ_SRC_event_parse	 = src/event.c src/json.c src/text.c
-FUZZ_SRC_signature_parse = src/signature.c src/digest.c
+FUZZ_SRC_signature_parse = src/signature.c src/digest.c src/text.c
 FUZZ_SRC_legacy_parse	 = src/legacy.c src/signature.c src/digest.c \
 			   src/text.c
 FUZZ_DICT_json_validate	 = tests/fuzz/json.dict
