@@ -22,6 +22,7 @@
 struct request {
 	struct server		*srv;
 	const struct request_io	*io;
+	bool			 body_read;
 	long long		 started_ms;
 	int			 status;
 	const char		*allow;
@@ -98,8 +99,38 @@ read_body(struct request *rq, size_t *len)
 		return -1;
 	}
 	rq->srv->body[want] = '\0';
+	rq->body_read = true;
 	*len = want;
 	return 0;
+}
+
+/*
+ * Reads and drops a body that was refused unread (405, 413, 500):
+ * Apache's mod_cgid resets the connection, and the client never gets
+ * the answer, when a CGI program exits with its input unread.  Bounded,
+ * so an announced gigabyte costs at most CONFIG_MAX_BODY_LIMIT bytes.
+ */
+static void
+drain_body(struct request *rq)
+{
+	const char *cl = rq->io->param(rq->io->ctx, "CONTENT_LENGTH");
+	unsigned long long left;
+	ssize_t got;
+	char *end;
+
+	if (rq->body_read || cl == NULL || cl[0] < '0' || cl[0] > '9')
+		return;
+	left = strtoull(cl, &end, 10);
+	if (*end != '\0' || left > CONFIG_MAX_BODY_LIMIT)
+		left = CONFIG_MAX_BODY_LIMIT;
+	while (left > 0) {
+		got = rq->io->read(rq->io->ctx, rq->srv->body,
+		    left < sizeof(rq->srv->body) ? (size_t)left :
+		    sizeof(rq->srv->body));
+		if (got <= 0)
+			break;
+		left -= (unsigned long long)got;
+	}
 }
 
 static int
@@ -408,6 +439,7 @@ request_handle(struct server *srv, const struct request_io *io)
 	rq.log.mode = "";
 	rq.log.remote = io->param(io->ctx, "REMOTE_ADDR");
 	dispatch(&rq);
+	drain_body(&rq);
 
 	if (response_send(io, rq.status, rq.allow, rq.answer) == -1)
 		log_reason(&rq.log, "the web server did not take the answer");

@@ -1,0 +1,43 @@
+# make bench: mmolove.cgi measured side by side with no-op C programs.
+# Included from the top-level Makefile (`-include bench/bench.mk`); uses
+# its CC, ALL_CFLAGS, LDHARDEN, LIBS and its mmolove.cgi target.  See
+# bench/README.md.  Timings never pass or fail anything: `make bench`
+# is not part of `make test`.
+
+BENCH_OUT = build/bench
+
+# The floors get the product's compiler flags and hardening, and the
+# FastCGI floor the same libfcgi, so that the comparison is fair.
+BENCH_FLOORS = $(BENCH_OUT)/noop.cgi $(BENCH_OUT)/noop-paid.cgi \
+	$(BENCH_OUT)/noop.fcgi
+# The bench's own tools (not measured).
+BENCH_TOOLS = $(BENCH_OUT)/exec_bench $(BENCH_OUT)/rss_probe
+
+bench:
+	@sh tests/deps.sh wrk strace valgrind || sh tests/deps.sh wrk
+	@$(MAKE) -s -f $(firstword $(MAKEFILE_LIST)) mmolove.cgi bench-build
+	@bash bench/run.sh
+
+bench-build: $(BENCH_FLOORS) $(BENCH_TOOLS)
+
+$(BENCH_OUT)/noop.cgi: bench/noop_cgi.c
+	@mkdir -p $(BENCH_OUT)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $<
+
+$(BENCH_OUT)/noop-paid.cgi: bench/noop_cgi.c
+	@mkdir -p $(BENCH_OUT)
+	$(CC) $(ALL_CFLAGS) -DPAID_FLOOR $(LDHARDEN) $(LDFLAGS) -o $@ $<
+
+$(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c
+	@mkdir -p $(BENCH_OUT)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $< $(LIBS)
+
+$(BENCH_OUT)/exec_bench: bench/exec_bench.c
+	@mkdir -p $(BENCH_OUT)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $< -lcrypto
+
+$(BENCH_OUT)/rss_probe: bench/rss_probe.c
+	@mkdir -p $(BENCH_OUT)
+	$(CC) $(ALL_CFLAGS) -static -o $@ $<
+
+.PHONY: bench bench-build
