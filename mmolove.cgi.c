@@ -7,9 +7,12 @@
  * turns a query string without '=' into argv.  Otherwise it is the
  * command-line tool.  Everything else lives in src/, one concern a file.
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/cli.h"
 #include "src/fastcgi.h"
@@ -28,6 +31,24 @@ serve_cgi(void)
 	return 0;
 }
 
+/*
+ * Descriptors 0-2 open, on /dev/null if the parent closed them, so no
+ * file or pipe of ours is ever mistaken for a standard stream.
+ */
+static int
+standard_streams(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1)
+			continue;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -37,6 +58,8 @@ main(int argc, char *argv[])
 	(void)signal(SIGCHLD, SIG_DFL);
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)umask(027);
+	if (standard_streams() == -1)
+		return 1;
 
 	if (fastcgi_listening())
 		return fastcgi_serve();

@@ -6,10 +6,14 @@
 
 BENCH_OUT = build/bench
 
-# The floors get the product's compiler flags and hardening, and the
+# The floors get the product's compiler flags, hardening and way of
+# linking (PROG_LDFLAGS: a static PIE unless LINK=dynamic), and the
 # FastCGI floor the same libfcgi, so that the comparison is fair.
+# noop-dynamic.cgi is the same no-op linked dynamically (LDHARDEN), as
+# most C programs are: a context row, not a target's floor.
+BENCH_LD = $(or $(PROG_LDFLAGS),$(LDHARDEN))
 BENCH_FLOORS = $(BENCH_OUT)/noop.cgi $(BENCH_OUT)/noop-paid.cgi \
-	$(BENCH_OUT)/noop.fcgi
+	$(BENCH_OUT)/noop.fcgi $(BENCH_OUT)/noop-dynamic.cgi
 # The bench's own tools (not measured).
 BENCH_TOOLS = $(BENCH_OUT)/exec_bench $(BENCH_OUT)/rss_probe
 
@@ -20,17 +24,23 @@ bench:
 
 bench-build: $(BENCH_FLOORS) $(BENCH_TOOLS)
 
-$(BENCH_OUT)/noop.cgi: bench/noop_cgi.c
+# Rebuilt when the way of linking changes (make LINK=dynamic bench).
+$(BENCH_OUT)/link: FORCE
+	@mkdir -p $(BENCH_OUT)
+	@echo '$(BENCH_LD) $(LIBS)' | cmp -s - $@ || echo '$(BENCH_LD) $(LIBS)' > $@
+
+$(BENCH_OUT)/noop.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
+	$(CC) $(ALL_CFLAGS) $(BENCH_LD) $(LDFLAGS) -o $@ $<
+
+$(BENCH_OUT)/noop-dynamic.cgi: bench/noop_cgi.c
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $<
 
-$(BENCH_OUT)/noop-paid.cgi: bench/noop_cgi.c
-	@mkdir -p $(BENCH_OUT)
-	$(CC) $(ALL_CFLAGS) -DPAID_FLOOR $(LDHARDEN) $(LDFLAGS) -o $@ $<
+$(BENCH_OUT)/noop-paid.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
+	$(CC) $(ALL_CFLAGS) -DPAID_FLOOR $(BENCH_LD) $(LDFLAGS) -o $@ $<
 
-$(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c
-	@mkdir -p $(BENCH_OUT)
-	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $< $(LIBS)
+$(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c $(BENCH_OUT)/link
+	$(CC) $(ALL_CFLAGS) $(BENCH_LD) $(LDFLAGS) -o $@ $< $(LIBS)
 
 $(BENCH_OUT)/exec_bench: bench/exec_bench.c
 	@mkdir -p $(BENCH_OUT)
@@ -40,4 +50,6 @@ $(BENCH_OUT)/rss_probe: bench/rss_probe.c
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(ALL_CFLAGS) -static -o $@ $<
 
-.PHONY: bench bench-build
+FORCE:
+
+.PHONY: bench bench-build FORCE

@@ -118,7 +118,7 @@ struct bcase {
 	char name[64];
 	char kind[8];
 	const char *program;
-	char *argv[8];
+	char *argv[16];
 	int runs, done, ok, stride;
 	double *ms;
 	long *rss;
@@ -343,7 +343,7 @@ cmd_run(int argc, char **argv)
 			int a = 0;
 
 			while (w != NULL) {
-				if (a == 7)
+				if (a == 15)
 					usage();
 				c->argv[a++] = w;
 				w = strtok_r(NULL, " ", &save);

@@ -44,6 +44,7 @@ say() { echo "bench: $*" >&2; }
 fail() { echo "bench: $*" >&2; exit 1; }
 
 for f in "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
+    "$B/noop-dynamic.cgi" \
     "$B/exec_bench" "$B/rss_probe"; do
 	[ -x "$f" ] || fail "$f is missing (make bench-build)"
 done
@@ -104,6 +105,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$B" "$W/bin" "$W/cgi-bin" "$W/state/floor" "$W/state/ffloor" \
     "$W/run" "$W/htdocs" "$W/lists" "$W/prof"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
+    "$B/noop-dynamic.cgi" \
     "$B/rss_probe" "$top/bench/handlers/recipe.sh" \
     "$top/bench/handlers/handler.py" "$W/bin/"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$W/cgi-bin/"
@@ -132,11 +134,17 @@ raw machine memory "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /pro
 raw machine lighttpd "$(lighttpd -v 2>&1 | head -n 1 | sed 's/ - .*//')"
 raw machine wrk "$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')"
 raw machine compiler "$(cc --version | head -n 1)"
-raw machine fs "$(stat -f -c %T "$W/state") ($W/state)"
+raw machine fs "$(df -T "$W/state" | awk 'NR == 2 { print $2 }') ($W/state)"
 raw machine load "$(cut -d ' ' -f 1-3 /proc/loadavg)"
 raw machine user "$RUNUSER"
+raw machine wrk_threads "$THREADS"
+raw machine wrk_conns "$CONNS"
+raw machine wrk_seconds "$SECS"
 raw machine revision "$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)"
-raw machine binary "$(ls -l "$top/mmolove.cgi" | awk '{print $5}') bytes, $(file -b "$top/mmolove.cgi" 2>/dev/null | cut -d , -f 1-2 || true)"
+linking() { file -b "$1" 2>/dev/null |
+    grep -o 'static-pie linked\|dynamically linked\|statically linked' || echo unknown; }
+raw machine binary "$(stat -c %s "$top/mmolove.cgi") bytes, $(linking "$top/mmolove.cgi")"
+raw machine floor_link "$(linking "$B/noop.cgi")"
 
 EB=("${AS[@]+"${AS[@]}"}" "$B/exec_bench")
 ENVS=(-e "MMOLOVE_CONFIG=$W/mmolove.conf" -e "SECRET_FILE=$W/secret"
@@ -144,38 +152,40 @@ ENVS=(-e "MMOLOVE_CONFIG=$W/mmolove.conf" -e "SECRET_FILE=$W/secret"
 
 # --- a, b, f: direct exec ---------------------------------------------------------
 say "checking that every program answers 200"
-"${EB[@]}" run -s "$W/secret" -o "$W/check.tsv" -n 1 "${ENVS[@]}" \
+"${EB[@]}" run -s "$W/secret" -o "$W/prof/check.tsv" -n 1 "${ENVS[@]}" \
     -E "$W/prof/exec-stderr.log" \
     noop:test:0:"$W/bin/noop.cgi" mmolove-test:test:0:"$W/bin/mmolove.cgi" \
     noop-paid:paid:0:"$W/bin/noop-paid.cgi" \
     mmolove-paid:paid:0:"$W/bin/mmolove.cgi" \
     recipe:test:0:"$W/bin/recipe.sh" python:test:0:"$W/bin/handler.py"
-if awk -F '\t' '$3 != $2 { bad = 1 } END { exit !bad }' "$W/check.tsv"; then
-	cat "$W/check.tsv" "$W/prof/exec-stderr.log" >&2
+if awk -F '\t' '$3 != $2 { bad = 1 } END { exit !bad }' "$W/prof/check.tsv"; then
+	cat "$W/prof/check.tsv" "$W/prof/exec-stderr.log" >&2
 	tail -n 3 "$LOG" >&2 || true
 	fail "a program did not answer 200 (above)"
 fi
 
 say "direct exec, interleaved: $RUNS runs each ($SLOW_RUNS for shell and Python)"
-"${EB[@]}" run -s "$W/secret" -o "$W/exec.tsv" -n "$RUNS" "${ENVS[@]}" \
+"${EB[@]}" run -s "$W/secret" -o "$W/prof/exec.tsv" -n "$RUNS" "${ENVS[@]}" \
     -E "$W/prof/exec-stderr.log" \
     noop:test:0:"$W/bin/noop.cgi" mmolove-test:test:0:"$W/bin/mmolove.cgi" \
     noop-paid:paid:0:"$W/bin/noop-paid.cgi" \
     mmolove-paid:paid:0:"$W/bin/mmolove.cgi" \
+    noop-dynamic:test:0:"$W/bin/noop-dynamic.cgi" \
     recipe:test:"$SLOW_RUNS":"$W/bin/recipe.sh" \
     python:test:"$SLOW_RUNS":"$W/bin/handler.py"
 while IFS= read -r line; do
 	raw exec "$line"
-done <"$W/exec.tsv"
+done <"$W/prof/exec.tsv"
 
 say "peak RSS per CGI request: $RSS_RUNS runs each under rss_probe"
-"${EB[@]}" run -s "$W/secret" -o "$W/rss.tsv" -n "$RSS_RUNS" "${ENVS[@]}" \
+"${EB[@]}" run -s "$W/secret" -o "$W/prof/rss.tsv" -n "$RSS_RUNS" "${ENVS[@]}" \
     -E "$W/prof/exec-stderr.log" \
     noop:test:0:"$W/bin/rss_probe $W/prof/rss-noop $W/bin/noop.cgi" \
+    noop-dynamic:test:0:"$W/bin/rss_probe $W/prof/rss-noop-dynamic $W/bin/noop-dynamic.cgi" \
     mmolove-test:test:0:"$W/bin/rss_probe $W/prof/rss-mmolove-test $W/bin/mmolove.cgi" \
     mmolove-paid:paid:0:"$W/bin/rss_probe $W/prof/rss-mmolove-paid $W/bin/mmolove.cgi" \
     python:test:3:"$W/bin/rss_probe $W/prof/rss-python $W/bin/handler.py"
-for n in noop mmolove-test mmolove-paid python; do
+for n in noop noop-dynamic mmolove-test mmolove-paid python; do
 	raw rss_cgi "$n" "$(sort -n "$W/prof/rss-$n" | awk '{ v[NR] = $1 }
 	    END { print v[int((NR + 1) / 2)] "\t" v[NR] }')"
 done
@@ -216,7 +226,7 @@ server.modules = ( "mod_alias", "mod_cgi", "mod_setenv", "mod_fastcgi" )
 fastcgi.server = (
 	"/fcgi/mmolove" => (( "socket" => "$W/run/mmolove.sock", "check-local" => "disable" )),
 	"/fcgi/noop" => (( "socket" => "$W/run/noop.sock", "check-local" => "disable" )),
-	"/fcgi/noop-paid" => (( "socket" => "$W/run/noop-paid.sock", "check-local" => "disable" ))
+	"/fcgi/paidfloor" => (( "socket" => "$W/run/noop-paid.sock", "check-local" => "disable" ))
 )
 EOF
 	[ "$(id -u)" = 0 ] && printf 'server.username = "%s"\nserver.groupname = "%s"\n' \
@@ -258,7 +268,7 @@ say "checking every route answers 200"
 sign test 1 "$W/lists/check-test"
 sign paid 1 "$W/lists/check-paid"
 for route in cgi-bin/mmolove.cgi:test cgi-bin/noop.cgi:test \
-    fcgi/mmolove:test fcgi/noop:test fcgi/mmolove:paid fcgi/noop-paid:paid; do
+    fcgi/mmolove:test fcgi/noop:test fcgi/mmolove:paid fcgi/paidfloor:paid; do
 	code=$(post "$BASE/${route%:*}" "$W/lists/check-${route#*:}")
 	[ "$code" = 200 ] || {
 		tail -n 5 "$W/run/lighttpd-error.log" "$LOG" >&2 2>/dev/null || true
@@ -269,7 +279,8 @@ served mmolove 2
 served noop 1
 
 # Worker memory before (e).
-mem() { awk -v w="$2" -v p="$1" '/^VmHWM|^VmRSS/ { printf "%s%s", sep, $2; sep = "\t" }
+# mem WORKER: its VmHWM and VmRSS (KiB), tab-separated.
+mem() { awk '/^VmHWM|^VmRSS/ { printf "%s%s", sep, $2; sep = "\t" }
     END { print "" }' "/proc/$(cat "$W/run/$1.pid")/status"; }
 raw fcgi_mem mmolove before "${SERVED[mmolove]}" "$(mem mmolove)"
 raw fcgi_mem noop before "${SERVED[noop]}" "$(mem noop)"
@@ -323,7 +334,7 @@ say "lighttpd + spawn-fcgi, paid votes (unique heart_ids), vs the responders"
 for round in $(seq "$ROUNDS"); do
 	sign paid "$PAID_LIST" "$W/lists/paid"
 	wrk_run fcgi-mmolove-paid "$round" "$BASE/fcgi/mmolove" "$W/lists/paid"
-	wrk_run fcgi-noop-paid "$round" "$BASE/fcgi/noop-paid" "$W/lists/paid"
+	wrk_run fcgi-noop-paid "$round" "$BASE/fcgi/paidfloor" "$W/lists/paid"
 	wrk_run fcgi-noop-paidbody "$round" "$BASE/fcgi/noop" "$W/lists/paid"
 done
 
@@ -349,7 +360,7 @@ if [ "$PROFILE" = 1 ]; then
 			n=${c%%:*}
 			k=${c#*:}
 			k=${k%%:*}
-			cases+=("strace-$n:$k:1:$(command -v strace) -f -c -o $W/prof/strace-$n.txt $W/bin/${c##*:}")
+			cases+=("strace-$n:$k:1:$(command -v strace) -f -c -S calls -o $W/prof/strace-$n.txt $W/bin/${c##*:}")
 			cases+=("trace-$n:$k:1:$(command -v strace) -f -o $W/prof/trace-$n.txt $W/bin/${c##*:}")
 		done
 	fi
@@ -363,7 +374,7 @@ if [ "$PROFILE" = 1 ]; then
 		done
 	fi
 	if [ "${#cases[@]}" -gt 0 ]; then
-		"${EB[@]}" run -s "$W/secret" -o "$W/prof.tsv" -n 1 "${ENVS[@]}" \
+		"${EB[@]}" run -s "$W/secret" -o "$W/prof/prof.tsv" -n 1 "${ENVS[@]}" \
 		    -E "$W/prof/exec-stderr.log" "${cases[@]}" || true
 		for f in "$W"/prof/strace-*.txt; do
 			[ -f "$f" ] || continue
@@ -371,7 +382,7 @@ if [ "$PROFILE" = 1 ]; then
 			n=${n#strace-}
 			raw strace "$n" "$(awk '$NF == "total" { print $4 }' "$f")" \
 			    "$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ {
-			        printf "%s%s %s", sep, $NF, ($5 ~ /^[0-9]+$/ && NF == 6) ? $4 : $4; sep = ", " }' "$f")"
+			        printf "%s%s %s", sep, $NF, $4; sep = ", " }' "$f")"
 			cp "$f" "$B/$(basename "$f")"
 		done
 		for f in "$W"/prof/trace-*.txt; do

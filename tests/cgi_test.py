@@ -199,6 +199,7 @@ echo $$ > "$d/pid"
 cat /proc/$$/cmdline > "$d/cmdline"
 cat /proc/$$/environ > "$d/environ"
 cat /proc/$$/stat > "$d/stat"
+cat /proc/$$/status > "$d/status"
 readlink /proc/$$/fd/0 > "$d/stdin"
 cat /proc/$PPID/comm > "$d/parent" 2>/dev/null
 printf '%s\n' "$2" >> "$R/count"
@@ -259,6 +260,11 @@ def read_run(d):
         r.pid = int(rd("pid").decode().strip() or "0")
     except ValueError:
         r.pid = 0
+    r.sig = {}
+    for line in rd("status").decode("utf-8", "replace").splitlines():
+        k, _, v = line.partition(":")
+        if k in ("SigIgn", "SigBlk"):
+            r.sig[k] = int(v.strip(), 16)
     st = rd("stat").decode("utf-8", "replace")
     fields = st.rsplit(")", 1)[-1].split()
     r.pgid = int(fields[2]) if len(fields) > 2 else None
@@ -397,7 +403,8 @@ class Env:
 
     def post(self, body, t=None, secret=None, header=AUTO, cl=AUTO,
              stdin=None, method="POST", event_header=AUTO, extra_env=None,
-             drop_env=(), args=(), query=None, timeout=60, pass_fds=()):
+             drop_env=(), args=(), query=None, timeout=60, pass_fds=(),
+             preexec_fn=None, wrapper=()):
         body = as_bytes(body)
         t = str(now() if t is None else t)
         for s in self.secrets:
@@ -431,21 +438,23 @@ class Env:
         for k in drop_env:
             env.pop(k, None)
         return self.run_raw(env, body if stdin is None else stdin, args,
-                            timeout, pass_fds)
+                            timeout, pass_fds, preexec_fn, wrapper)
 
     def get(self, query, **kw):
         kw.setdefault("header", None)
         kw.setdefault("event_header", None)
         return self.post(b"", method="GET", query=query, **kw)
 
-    def run_raw(self, env, data, args=(), timeout=60, pass_fds=()):
+    def run_raw(self, env, data, args=(), timeout=60, pass_fds=(),
+                preexec_fn=None, wrapper=()):
         self.requests += 1
         before = self.run_count()
         t0 = time.monotonic()
-        p = subprocess.Popen([BINARY] + list(args), env=env, cwd=self.dir,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, close_fds=True,
-                             pass_fds=pass_fds)
+        p = subprocess.Popen(list(wrapper) + [BINARY] + list(args), env=env,
+                             cwd=self.dir, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             close_fds=True, pass_fds=pass_fds,
+                             preexec_fn=preexec_fn)
         ino = os.fstat(p.stdout.fileno()).st_ino
         try:
             out, err = p.communicate(input=data, timeout=timeout)
@@ -919,6 +928,79 @@ def first_vote_paid_minimal_env(ctx):
                     expected_env(obj, 100), r)
     e.expect_paid("post:" + hid)
     eq(line.get("reward"), 100, "log reward")
+
+
+def _hostile_parent():
+    # What a careless web server may hand a CGI program: signals ignored
+    # (SIGCHLD among them, which would break reaping) and others blocked.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                signal.SIGUSR1, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR2,
+                                              signal.SIGALRM, signal.SIGCHLD})
+
+
+@test
+def grant_signal_state_reset(ctx):
+    """Ignored or blocked signals never reach the grant: it starts with
+    default dispositions and an empty mask, and is still reaped."""
+    e = ctx.env()
+    hid = new_hid()
+    r = e.post(e.body(heart_id=hid), preexec_fn=_hostile_parent)
+    e.expect(r, 200, "paid", ran=1)
+    run = e.last_run()
+    eq(run.sig.get("SigIgn"), 0, "grant's ignored signals (SigIgn mask)")
+    eq(run.sig.get("SigBlk"), 0, "grant's blocked signals (SigBlk mask)")
+    e.expect_paid("post:" + hid)
+    with ctx.case("timeout still kills the group with SIGCHLD ignored"):
+        e2 = ctx.env(action="hang", cfg={"grant_timeout": "1"})
+        r = e2.post(e2.body(heart_id=new_hid()), preexec_fn=_hostile_parent)
+        check(r.status is not None and 500 <= r.status < 600,
+              "status %r, expected 5xx" % r.status)
+        for name in ("bgpid", "fgpid"):
+            with open(os.path.join(e2.rec, name)) as f:
+                pid = int(f.read().strip())
+            check(poll(lambda: pid_gone(pid), bound=5.0),
+                  "grant's %s %d survived the timeout" % (name, pid))
+
+
+@test
+def record_durable_before_answer(ctx):
+    """The vote file and its directory are fsynced before 200 is written."""
+    strace = shutil.which("strace")
+    check(strace is not None, "strace is not installed")
+    e = ctx.env()
+    hid = new_hid()
+    trace = os.path.join(e.dir, "trace")
+    r = e.post(e.body(heart_id=hid), wrapper=[
+        strace, "-f", "-qq", "-o", trace, "-e",
+        "trace=openat,fsync,fdatasync,write,pwrite64"])
+    e.expect(r, 200, "paid", ran=1)
+    name = sha256_hex(("post:" + hid).encode())
+    with open(trace) as f:
+        lines = f.read().splitlines()
+    main = lines[0].split()[0]
+    mine = [l.split(None, 1)[1] for l in lines if l.split()[0] == main]
+    vote_fd = dir_fd = None
+    order = []
+    for l in mine:
+        m = re.match(r'openat\(.*"([^"]*)".*\) = (\d+)$', l)
+        if m and m.group(1).endswith("/votes"):
+            dir_fd = m.group(2)
+        elif m and m.group(1) == name:
+            vote_fd = m.group(2)
+        elif l.startswith("pwrite64(%s," % vote_fd):
+            order.append("record")
+        elif l.startswith("fsync(%s)" % vote_fd):
+            order.append("fsync vote")
+        elif l.startswith("fsync(%s)" % dir_fd):
+            order.append("fsync dir")
+        elif l.startswith('write(1, "Status: 200'):
+            order.append("answer 200")
+    check(vote_fd is not None and dir_fd is not None,
+          "no openat of votes/ and the vote file in %r" % mine[:20])
+    eq(order, ["record", "fsync vote", "fsync dir", "answer 200"],
+       "order of record, fsyncs and answer")
 
 
 @test

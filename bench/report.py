@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Turns build/bench/raw.tsv (written by bench/run.sh) into RESULTS.md.
+
+Every ratio compares figures taken interleaved in the same run.  Targets
+are issue 5's; "met" / "not met" informs, it never fails anything.
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+
+def load(path):
+    machine, execs, rss, wrk, mem = {}, {}, {}, defaultdict(list), {}
+    strace, callgrind, outcomes = {}, {}, ""
+    for line in open(path, encoding="utf-8"):
+        f = line.rstrip("\n").split("\t")
+        kind = f[0]
+        if kind == "machine":
+            machine[f[1]] = f[2]
+        elif kind == "exec":
+            name = f[1]
+            n, ok = int(f[2]), int(f[3])
+            med, p90, p99, mean, lo, hi = map(float, f[4:10])
+            execs[name] = dict(n=n, ok=ok, med=med, p90=p90, p99=p99,
+                               mean=mean, min=lo, max=hi)
+        elif kind == "rss_cgi":
+            rss[f[1]] = (int(f[2]), int(f[3])) if f[2] else None
+        elif kind == "wrk":
+            wrk[f[1]].append(dict(round=int(f[2]), rps=float(f[3]),
+                                  non2xx=int(f[4]), errors=int(f[5]),
+                                  done=int(f[6]), wraps=int(f[7])))
+        elif kind == "fcgi_mem":
+            mem[(f[1], f[2])] = dict(served=int(f[3]), hwm=int(f[4]),
+                                     rss=int(f[5]))
+        elif kind == "strace":
+            strace[f[1]] = (int(f[2] or 0), f[3] if len(f) > 3 else "")
+        elif kind == "callgrind":
+            callgrind[f[1]] = int(f[2].replace(",", "")) if f[2] else None
+        elif kind == "outcomes":
+            outcomes = f[1]
+    return machine, execs, rss, wrk, mem, strace, callgrind, outcomes
+
+
+def ms(v):
+    return "%.2f ms" % v
+
+
+def verdict(ok, warn=""):
+    return ("met" if ok else "**not met**") + (" " + warn if warn else "")
+
+
+def main():
+    machine, execs, rss, wrk, mem, strace, callgrind, outcomes = \
+        load(sys.argv[1])
+    out = []
+    w = out.append
+    w("# mmolove.cgi benchmark")
+    w("")
+    w("`make bench`, %s. Machine: %s × %s, %s, %s; %s; wrk %s; %s; "
+      "state directory on %s; load average at start %s. Servers, workers "
+      "and CGI programs ran as `%s`. Revision %s, binary %s." % (
+          machine.get("date"), machine.get("nproc"), machine.get("cpu"),
+          machine.get("memory"), machine.get("kernel"),
+          machine.get("lighttpd"), machine.get("wrk"),
+          machine.get("compiler"), machine.get("fs"), machine.get("load"),
+          machine.get("user"), machine.get("revision"),
+          machine.get("binary")))
+    w("")
+    w("All figures of a row and its floor come from the same run, "
+      "interleaved (A, B, A, B, …); the ratios are what to read. "
+      "Targets are issue 5's; none of them fails anything.")
+    w("")
+    w("| row | mmolove.cgi | compared with | floor | ratio | target | |")
+    w("|---|---|---|---|---|---|---|")
+
+    def exec_warn(*names):
+        bad = [n for n in names if n in execs and
+               execs[n]["ok"] != execs[n]["n"]]
+        return "(%s: not all 200)" % ", ".join(bad) if bad else ""
+
+    def exec_cell(name):
+        e = execs[name]
+        return "%s median, %s p99 (%d runs)" % (ms(e["med"]), ms(e["p99"]),
+                                                 e["n"])
+
+    if "mmolove-test" in execs and "noop" in execs:
+        r = execs["mmolove-test"]["med"] / execs["noop"]["med"]
+        w("| a. direct exec, signed `heart.test` | %s | no-op C CGI | %s | "
+          "%.2f× | ≤ 1.20× | %s |" % (
+              exec_cell("mmolove-test"), exec_cell("noop"), r,
+              verdict(r <= 1.20, exec_warn("mmolove-test", "noop"))))
+    if "mmolove-test" in execs and "noop-dynamic" in execs:
+        r = execs["mmolove-test"]["med"] / execs["noop-dynamic"]["med"]
+        w("| a′. the same `heart.test` | %s | the no-op linked dynamically "
+          "(`LDHARDEN`), as most C programs are | %s | %.2f× | (context) "
+          "| %s |" % (ms(execs["mmolove-test"]["med"]),
+                      exec_cell("noop-dynamic"), r,
+                      exec_warn("noop-dynamic")))
+    if "mmolove-paid" in execs and "noop-paid" in execs:
+        p, f, n = (execs[k]["med"] for k in
+                   ("mmolove-paid", "noop-paid", "noop"))
+        r = p / f
+        w("| b. direct exec, paid vote (`grant = /bin/true`, durable "
+          "ledger) | %s | no-op C CGI + exec(`/bin/true`) + fsync of a new "
+          "file | %s | %.2f× | ≤ 1.10× | %s |" % (
+              exec_cell("mmolove-paid"), exec_cell("noop-paid"), r,
+              verdict(r <= 1.10, exec_warn("mmolove-paid", "noop-paid"))))
+        w("| b′. the same paid vote | %s | no-op C CGI | %s | %.2f× | "
+          "(context) | exec + fsync alone: %s; our overhead: paid − (floor "
+          "+ exec + fsync) = %s |" % (
+              ms(p), ms(n), p / n, ms(f - n), ms(p - f)))
+
+    def wrk_series(name):
+        runs = wrk.get(name, [])
+        return runs, (statistics.median(r["rps"] for r in runs)
+                      if runs else None)
+
+    def wrk_warn(*names):
+        notes = []
+        for n in names:
+            runs = wrk.get(n, [])
+            bad = sum(r["non2xx"] for r in runs)
+            err = sum(r["errors"] for r in runs)
+            wraps = sum(r["wraps"] for r in runs)
+            if bad:
+                notes.append("%s: %d non-2xx" % (n, bad))
+            if err:
+                notes.append("%s: %d socket errors" % (n, err))
+            if wraps:
+                notes.append("%s: list wrapped, some duplicates" % n)
+        return "(%s)" % "; ".join(notes) if notes else ""
+
+    def wrk_row(label, a, b, floor_label, target, info=False):
+        ra, ma = wrk_series(a)
+        rb, mb = wrk_series(b)
+        if not ra or not rb:
+            return
+        by_round = {r["round"]: r["rps"] for r in rb}
+        ratios = [r["rps"] / by_round[r["round"]] for r in ra
+                  if by_round.get(r["round"])]
+        ratio = statistics.median(ratios)
+        cell = lambda runs, m: "%.0f req/s (median of %d × %s; %s)" % (
+            m, len(runs), "runs", " / ".join("%.0f" % r["rps"] for r in runs))
+        w("| %s | %s | %s | %s | %.2f× | %s | %s |" % (
+            label, cell(ra, ma), floor_label, cell(rb, mb), ratio,
+            "(context)" if info else "≥ %.2f×" % target,
+            wrk_warn(a, b) if info else verdict(ratio >= target,
+                                                 wrk_warn(a, b))))
+
+    wrk_row("c. lighttpd mod_cgi, signed `heart.test`", "cgi-mmolove",
+            "cgi-noop", "no-op C CGI, same lighttpd", 0.85)
+    wrk_row("d. lighttpd + spawn-fcgi, signed `heart.test`",
+            "fcgi-mmolove-test", "fcgi-noop",
+            "no-op libfcgi responder", 0.90)
+    wrk_row("d. lighttpd + spawn-fcgi, paid votes, unique `heart_id`s",
+            "fcgi-mmolove-paid", "fcgi-noop-paid",
+            "no-op libfcgi responder + exec(`/bin/true`) + fsync", 0.90)
+    wrk_row("d′. the same paid votes", "fcgi-mmolove-paid",
+            "fcgi-noop-paidbody", "no-op libfcgi responder", 0, info=True)
+
+    def kib(v):
+        return "%d KiB (%.2f MB)" % (v, v * 1024 / 1e6)
+
+    if rss.get("mmolove-test") and rss.get("noop"):
+        t, p, n = rss["mmolove-test"], rss.get("mmolove-paid"), rss["noop"]
+        worst = max(t[1], p[1] if p else 0)
+        w("| e. peak RSS of one CGI request (max over runs; `heart.test` / "
+          "paid) | %s / %s | no-op C CGI (dynamically linked: %s) | %s | "
+          "%.2f× | ≤ 1.5 MB | %s |" % (
+              kib(t[1]), kib(p[1]) if p else "?",
+              kib(rss["noop-dynamic"][1]) if rss.get("noop-dynamic")
+              else "?", kib(n[1]),
+              worst / n[1], verdict(worst * 1024 <= 1.5e6)))
+    b, a = mem.get(("mmolove", "before")), mem.get(("mmolove", "after"))
+    nb, na = mem.get(("noop", "before")), mem.get(("noop", "after"))
+    if a and b:
+        w("| e. FastCGI worker memory after %d requests | VmHWM %d → %d KiB, "
+          "VmRSS %d → %d KiB (growth %+d KiB) | no-op libfcgi responder "
+          "after %d | VmHWM %d KiB, VmRSS %d KiB | %.2f× | growth reported "
+          "| %s |" % (
+              a["served"], b["hwm"], a["hwm"], b["rss"], a["rss"],
+              a["rss"] - b["rss"], na["served"] if na else 0,
+              na["hwm"] if na else 0, na["rss"] if na else 0,
+              a["hwm"] / na["hwm"] if na else 0,
+              "no growth" if a["hwm"] <= b["hwm"] + 64 else
+              "grew %d KiB" % (a["hwm"] - b["hwm"])))
+    for name, label in (("recipe", "f. docs' shell recipe (bash + openssl "
+                         "+ jq), direct exec"),
+                        ("python", "f. Python stdlib CGI (hmac + json), "
+                         "direct exec")):
+        if name in execs and "noop" in execs:
+            r = execs[name]["med"] / execs["noop"]["med"]
+            rt = execs[name]["med"] / execs["mmolove-test"]["med"]
+            w("| %s | — | no-op C CGI | %s | %.1f× the floor, %.1f× "
+              "mmolove.cgi (%s) | (comparison) | %s |" % (
+                  label, ms(execs["noop"]["med"]), r, rt,
+                  exec_cell(name), exec_warn(name)))
+    if rss.get("python"):
+        w("| f. Python stdlib CGI, peak RSS | — | no-op C CGI | %s | %.1f× "
+          "(%s) | (comparison) | |" % (
+              kib(rss["noop"][1]), rss["python"][1] / rss["noop"][1],
+              kib(rss["python"][1])))
+    w("")
+    w("The floors are built with the product's compiler flags and "
+      "hardening, and linked the way it is (%s); a′ compares with a no-op "
+      "linked dynamically." % machine.get("floor_link"))
+    w("")
+    w("Direct exec: a driver (`bench/exec_bench.c`) posix_spawns each "
+      "program with a CGI environment, writes the body into a pipe on its "
+      "standard input, reads its answer to EOF and reaps it with wait4; the "
+      "time is spawn → reap. Peak RSS comes from `bench/rss_probe.c` "
+      "(a static fork → exec → wait4 probe: the driver's own size would "
+      "otherwise be counted in). FastCGI: one worker per responder under "
+      "spawn-fcgi, on a unix socket. wrk -t%s -c%s, %s s per run." % (
+          machine.get("wrk_threads", "2"), machine.get("wrk_conns", "8"),
+          machine.get("wrk_seconds", "5")))
+    if outcomes:
+        w("")
+        w("Audit log outcomes over the whole run (paid votes must read "
+          "`paid`, never `duplicate`): %s." % outcomes)
+
+    if strace or callgrind:
+        w("")
+        w("## What costs what (one request each)")
+        w("")
+        w("| program | system calls (`strace -f -c`, grant child included) "
+          "| instructions (callgrind Ir) |")
+        w("|---|---|---|")
+        for name in ("noop", "mmolove-test", "noop-paid", "mmolove-paid"):
+            if name not in strace and name not in callgrind:
+                continue
+            s = strace.get(name)
+            ir = callgrind.get(name)
+            w("| %s | %s | %s |" % (
+                name, "%d: %s" % s if s else "—",
+                "{:,}".format(ir) if ir else "—"))
+        w("")
+        w("Full traces and callgrind listings: `build/bench/trace-*.txt`, "
+          "`strace-*.txt`, `callgrind-*.txt`. Under valgrind OpenSSL sees "
+          "no SHA extensions and takes its generic code path.")
+    print("\n".join(out))
+
+
+main()
