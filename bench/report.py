@@ -11,7 +11,7 @@ from collections import defaultdict
 
 def load(path):
     machine, execs, rss, wrk, mem = {}, {}, {}, defaultdict(list), {}
-    strace, callgrind, outcomes = {}, {}, ""
+    strace, callgrind, outcomes, strace_fcgi = {}, {}, "", {}
     for line in open(path, encoding="utf-8"):
         f = line.rstrip("\n").split("\t")
         kind = f[0]
@@ -34,11 +34,15 @@ def load(path):
                                      rss=int(f[5]))
         elif kind == "strace":
             strace[f[1]] = (int(f[2] or 0), f[3] if len(f) > 3 else "")
+        elif kind == "strace_fcgi":
+            strace_fcgi[f[1]] = (int(f[2] or 0), int(f[3] or 0),
+                                 f[4] if len(f) > 4 else "")
         elif kind == "callgrind":
             callgrind[f[1]] = int(f[2].replace(",", "")) if f[2] else None
         elif kind == "outcomes":
             outcomes = f[1]
-    return machine, execs, rss, wrk, mem, strace, callgrind, outcomes
+    return (machine, execs, rss, wrk, mem, strace, callgrind, outcomes,
+            strace_fcgi)
 
 
 def ms(v):
@@ -50,8 +54,8 @@ def verdict(ok, warn=""):
 
 
 def main():
-    machine, execs, rss, wrk, mem, strace, callgrind, outcomes = \
-        load(sys.argv[1])
+    (machine, execs, rss, wrk, mem, strace, callgrind, outcomes,
+     strace_fcgi) = load(sys.argv[1])
     out = []
     w = out.append
     w("# mmolove.cgi benchmark")
@@ -234,6 +238,13 @@ def main():
             w("| %s | %s | %s |" % (
                 name, "%d: %s" % s if s else "—",
                 "{:,}".format(ir) if ir else "—"))
+        for name, (n, total, top) in sorted(strace_fcgi.items()):
+            if n:
+                w("| FastCGI worker, %s, per `heart.test` request (%d "
+                  "requests traced) | %.1f: %s | — |" % (
+                      name, n, total / n, ", ".join(
+                          "%s %.1f" % (c.split()[0], int(c.split()[1]) / n)
+                          for c in top.split(", ") if len(c.split()) == 2)))
         w("")
         w("Full traces and callgrind listings: `build/bench/trace-*.txt`, "
           "`strace-*.txt`, `callgrind-*.txt`. Under valgrind OpenSSL sees "

@@ -11,8 +11,9 @@
 #   BENCH_RUNS=500        direct-exec runs per case (a, b)
 #   BENCH_SLOW_RUNS=30    direct-exec runs of the shell and Python handlers (f)
 #   BENCH_RSS_RUNS=20     rss_probe runs per case (e)
-#   BENCH_SECONDS=5       length of each wrk run (c, d)
-#   BENCH_ROUNDS=3        wrk rounds; each round runs A then B
+#   BENCH_SECONDS=4       length of each wrk run (c, d)
+#   BENCH_ROUNDS=5        wrk rounds; odd rounds run A then B, even ones
+#                         B then A (A B B A A B ...: a drift cancels out)
 #   BENCH_CONNS=8 BENCH_THREADS=2   wrk -c and -t
 #   BENCH_FCGI_REQUESTS=100000      requests the FastCGI worker serves before
 #                         its memory is read again (e)
@@ -31,8 +32,8 @@ B=$top/build/bench
 RUNS=${BENCH_RUNS:-500}
 SLOW_RUNS=${BENCH_SLOW_RUNS:-30}
 RSS_RUNS=${BENCH_RSS_RUNS:-20}
-SECS=${BENCH_SECONDS:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECONDS:-4}
+ROUNDS=${BENCH_ROUNDS:-5}
 CONNS=${BENCH_CONNS:-8}
 THREADS=${BENCH_THREADS:-2}
 FCGI_REQUESTS=${BENCH_FCGI_REQUESTS:-100000}
@@ -289,8 +290,8 @@ raw fcgi_mem noop before "${SERVED[noop]}" "$(mem noop)"
 wrk_run() {
 	local series=$1 round=$2 url=$3 list=$4 secs=${5:-$SECS} stop=${6:-}
 	local out=$W/run/wrk-$series-$round.txt rps non2xx done wraps errs
-	BENCH_LIST=$list BENCH_THREADS=$THREADS ${stop:+BENCH_STOP_AFTER=$stop} \
-	    timeout $((secs + 60)) wrk -t "$THREADS" -c "$CONNS" -d "${secs}s" \
+	env BENCH_LIST="$list" BENCH_THREADS="$THREADS" \
+	    ${stop:+BENCH_STOP_AFTER="$stop"} timeout $((secs + 60)) wrk -t "$THREADS" -c "$CONNS" -d "${secs}s" \
 	    --timeout 10s -s "$top/bench/lua/signed.lua" "$url" >"$out" 2>&1 ||
 	    fail "wrk failed: $(cat "$out")"
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -307,6 +308,11 @@ wrk_run() {
 	say "  $series round $round: $rps req/s${non2xx:+, $non2xx non-2xx}"
 }
 
+# pair ROUND A B: runs the commands A and B, B first in even rounds.
+pair() {
+	if [ $(($1 % 2)) = 1 ]; then eval "$2"; eval "$3"; else eval "$3"; eval "$2"; fi
+}
+
 # The paid lists: big enough that no heart_id comes twice in one run.
 PAID_LIST=${BENCH_PAID_LIST:-$((SECS * 12000))}
 
@@ -319,22 +325,25 @@ done
 say "lighttpd mod_cgi vs the no-op CGI: $ROUNDS rounds of ${SECS} s each"
 for round in $(seq "$ROUNDS"); do
 	sign test 1 "$W/lists/test"
-	wrk_run cgi-mmolove "$round" "$BASE/cgi-bin/mmolove.cgi" "$W/lists/test"
-	wrk_run cgi-noop "$round" "$BASE/cgi-bin/noop.cgi" "$W/lists/test"
+	pair "$round" \
+	    'wrk_run cgi-mmolove "$round" "$BASE/cgi-bin/mmolove.cgi" "$W/lists/test"' \
+	    'wrk_run cgi-noop "$round" "$BASE/cgi-bin/noop.cgi" "$W/lists/test"'
 done
 
 say "lighttpd + spawn-fcgi, heart.test, vs the no-op responder"
 for round in $(seq "$ROUNDS"); do
 	sign test 1 "$W/lists/test"
-	wrk_run fcgi-mmolove-test "$round" "$BASE/fcgi/mmolove" "$W/lists/test"
-	wrk_run fcgi-noop "$round" "$BASE/fcgi/noop" "$W/lists/test"
+	pair "$round" \
+	    'wrk_run fcgi-mmolove-test "$round" "$BASE/fcgi/mmolove" "$W/lists/test"' \
+	    'wrk_run fcgi-noop "$round" "$BASE/fcgi/noop" "$W/lists/test"'
 done
 
 say "lighttpd + spawn-fcgi, paid votes (unique heart_ids), vs the responders"
 for round in $(seq "$ROUNDS"); do
 	sign paid "$PAID_LIST" "$W/lists/paid"
-	wrk_run fcgi-mmolove-paid "$round" "$BASE/fcgi/mmolove" "$W/lists/paid"
-	wrk_run fcgi-noop-paid "$round" "$BASE/fcgi/paidfloor" "$W/lists/paid"
+	pair "$round" \
+	    'wrk_run fcgi-mmolove-paid "$round" "$BASE/fcgi/mmolove" "$W/lists/paid"' \
+	    'wrk_run fcgi-noop-paid "$round" "$BASE/fcgi/paidfloor" "$W/lists/paid"'
 	wrk_run fcgi-noop-paidbody "$round" "$BASE/fcgi/noop" "$W/lists/paid"
 done
 
@@ -347,6 +356,35 @@ for w in mmolove noop; do
 	fi
 	raw fcgi_mem "$w" after "${SERVED[$w]}" "$(mem "$w")"
 done
+
+# System calls per FastCGI request: strace -c attached to each worker
+# while wrk sends 2000 heart.test requests (root only: attaching to a
+# process we did not start needs it).
+if [ "$PROFILE" = 1 ] && [ "$(id -u)" = 0 ] && command -v strace >/dev/null; then
+	say "system calls per FastCGI request (strace -c -p, 2000 requests)"
+	for w in mmolove noop; do
+		out=$W/prof/strace-fcgi-$w.txt
+		timeout -s INT 60 strace -c -S calls -o "$out" \
+		    -p "$(cat "$W/run/$w.pid")" 2>/dev/null &
+		tracer=$!
+		tries=0    # attached when the worker's TracerPid says so
+		until awk '/^TracerPid:/ { exit $2 == 0 }' \
+		    "/proc/$(cat "$W/run/$w.pid")/status"; do
+			tries=$((tries + 1))
+			[ "$tries" -lt 100 ] || break
+			sleep 0.05
+		done
+		sign test 1 "$W/lists/test"
+		wrk_run "fcgi-$w-strace" 0 "$BASE/fcgi/$w" "$W/lists/test" 30 2000
+		kill -INT "$tracer" 2>/dev/null || true
+		wait "$tracer" 2>/dev/null || true
+		n=$(awk -F '\t' -v s="fcgi-$w-strace" '$1 == "wrk" && $2 == s { print $7 }' "$RAW")
+		raw strace_fcgi "$w" "${n:-0}" "$(awk '$NF == "total" { print $4 }' "$out")" \
+		    "$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ {
+		        printf "%s%s %s", sep, $NF, $4; sep = ", " }' "$out")"
+		cp "$out" "$B/"
+	done
+fi
 
 stop_all
 
