@@ -113,6 +113,8 @@ test: deps
 	    'unit-sanitized:$(MAKE) -s unit-sanitize' \
 	    'cgi:python3 tests/cgi_test.py --binary ./mmolove.cgi' \
 	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi --rounds 5' \
+	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
+	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
@@ -129,5 +131,6 @@ clean:
 	rm -rf build
 
 -include tests/unit.mk
+-include bench/bench.mk
 
 .PHONY: all clean deps demo install static test warnings FORCE

@@ -20,7 +20,7 @@ BENCH_TOOLS = $(BENCH_OUT)/exec_bench $(BENCH_OUT)/rss_probe
 bench:
 	@sh tests/deps.sh wrk strace valgrind || sh tests/deps.sh wrk
 	@$(MAKE) -s -f $(firstword $(MAKEFILE_LIST)) mmolove.cgi bench-build
-	@bash bench/run.sh
+	@CC="$(CC)" bash bench/run.sh
 
 bench-build: $(BENCH_FLOORS) $(BENCH_TOOLS)
 

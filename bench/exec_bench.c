@@ -3,7 +3,7 @@
  *
  *   exec_bench run -s SECRET -o OUT.tsv [-n RUNS] [-e KEY=VALUE]...
  *                  [-E STDERR_FILE] CASE...
- *       CASE is NAME:BODY:RUNS:PROGRAM, BODY `test` (a signed heart.test)
+ *       CASE is NAME:BODY:RUNS:PROGRAM [ARG...] (split on spaces), BODY `test` (a signed heart.test)
  *       or `paid` (a signed heart.counted with a heart_id never used
  *       before), RUNS 0 for the -n default.  Runs every case in
  *       interleaved rounds (the start of each round rotates, and a case
@@ -13,8 +13,10 @@
  *       output read to EOF, wait4() to reap.  The clock runs from just
  *       before posix_spawn to just after wait4; signing happens before.
  *       Writes one TSV line per case: name runs ok median p90 p99 mean
- *       min max (ms) and the child's peak RSS (ru_maxrss, KiB) median
- *       and max.  A run whose output does not start with `Status: 200`
+ *       min max (ms), the child's peak RSS (ru_maxrss, KiB) median
+ *       and max (it includes this driver's size: see rss_probe.c), and
+ *       the median of its minor page faults (ru_minflt, grant
+ *       included).  A run whose output does not start with `Status: 200`
  *       is counted as not ok; the first one is shown on stderr.
  *
  *   exec_bench sign -s SECRET [-k test|paid] [-n N] [-p PREFIX]
@@ -121,7 +123,7 @@ struct bcase {
 	char *argv[16];
 	int runs, done, ok, stride;
 	double *ms;
-	long *rss;
+	long *rss, *minflt;
 };
 
 static int
@@ -242,6 +244,7 @@ run_once(struct bcase *c, const char *body, size_t blen)
 	head[hlen] = '\0';
 	c->ms[c->done] = t1 - t0;
 	c->rss[c->done] = ru.ru_maxrss;
+	c->minflt[c->done] = ru.ru_minflt;
 	c->done++;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 	    strncmp(head, "Status: 200", 11) == 0)
@@ -356,7 +359,8 @@ cmd_run(int argc, char **argv)
 			die(c->program);
 		c->ms = calloc((size_t)c->runs, sizeof(double));
 		c->rss = calloc((size_t)c->runs, sizeof(long));
-		if (c->ms == NULL || c->rss == NULL)
+		c->minflt = calloc((size_t)c->runs, sizeof(long));
+		if (c->ms == NULL || c->rss == NULL || c->minflt == NULL)
 			die("calloc");
 		if (c->runs > rounds)
 			rounds = c->runs;
@@ -395,13 +399,15 @@ cmd_run(int argc, char **argv)
 
 		qsort(c->ms, (size_t)c->done, sizeof(double), cmp_double);
 		qsort(c->rss, (size_t)c->done, sizeof(long), cmp_long);
+		qsort(c->minflt, (size_t)c->done, sizeof(long), cmp_long);
 		for (int k = 0; k < c->done; k++)
 			sum += c->ms[k];
 		fprintf(out, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f"
-		    "\t%ld\t%ld\n", c->name, c->done, c->ok,
+		    "\t%ld\t%ld\t%ld\n", c->name, c->done, c->ok,
 		    pct(c->ms, c->done, 50), pct(c->ms, c->done, 90),
 		    pct(c->ms, c->done, 99), sum / c->done, c->ms[0],
-		    c->ms[c->done - 1], c->rss[c->done / 2], c->rss[c->done - 1]);
+		    c->ms[c->done - 1], c->rss[c->done / 2], c->rss[c->done - 1],
+		    c->minflt[c->done / 2]);
 	}
 	if (fclose(out) != 0)
 		die(out_path);

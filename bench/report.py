@@ -22,7 +22,8 @@ def load(path):
             n, ok = int(f[2]), int(f[3])
             med, p90, p99, mean, lo, hi = map(float, f[4:10])
             execs[name] = dict(n=n, ok=ok, med=med, p90=p90, p99=p99,
-                               mean=mean, min=lo, max=hi)
+                               mean=mean, min=lo, max=hi,
+                               minflt=int(f[12]) if len(f) > 12 else None)
         elif kind == "rss_cgi":
             rss[f[1]] = (int(f[2]), int(f[3])) if f[2] else None
         elif kind == "wrk":
@@ -215,7 +216,10 @@ def main():
       "time is spawn → reap. Peak RSS comes from `bench/rss_probe.c` "
       "(a static fork → exec → wait4 probe: the driver's own size would "
       "otherwise be counted in). FastCGI: one worker per responder under "
-      "spawn-fcgi, on a unix socket. wrk -t%s -c%s, %s s per run." % (
+      "spawn-fcgi, on a unix socket. wrk -t%s -c%s, %s s per run; a wrk "
+      "row's ratio is the median of its per-round ratios (each round runs "
+      "both sides back to back). The paid CGI's peak RSS includes its "
+      "grant child (wait4 counts reaped descendants)." % (
           machine.get("wrk_threads", "2"), machine.get("wrk_conns", "8"),
           machine.get("wrk_seconds", "5")))
     if outcomes:
@@ -228,20 +232,22 @@ def main():
         w("## What costs what (one request each)")
         w("")
         w("| program | system calls (`strace -f -c`, grant child included) "
-          "| instructions (callgrind Ir) |")
-        w("|---|---|---|")
+          "| instructions (callgrind Ir) | minor page faults (median) |")
+        w("|---|---|---|---|")
         for name in ("noop", "mmolove-test", "noop-paid", "mmolove-paid"):
             if name not in strace and name not in callgrind:
                 continue
             s = strace.get(name)
             ir = callgrind.get(name)
-            w("| %s | %s | %s |" % (
+            flt = execs.get(name, {}).get("minflt")
+            w("| %s | %s | %s | %s |" % (
                 name, "%d: %s" % s if s else "—",
-                "{:,}".format(ir) if ir else "—"))
+                "{:,}".format(ir) if ir else "—",
+                flt if flt is not None else "—"))
         for name, (n, total, top) in sorted(strace_fcgi.items()):
             if n:
                 w("| FastCGI worker, %s, per `heart.test` request (%d "
-                  "requests traced) | %.1f: %s | — |" % (
+                  "requests traced, `strace -c -p`) | %.1f: %s | — | — |" % (
                       name, n, total / n, ", ".join(
                           "%s %.1f" % (c.split()[0], int(c.split()[1]) / n)
                           for c in top.split(", ") if len(c.split()) == 2)))

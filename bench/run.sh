@@ -103,6 +103,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+rm -f "$B"/RESULTS.md "$B"/raw.tsv "$B"/trace-*.txt "$B"/strace-*.txt \
+    "$B"/fcgi-strace-*.txt "$B"/callgrind-*.txt
 mkdir -p "$B" "$W/bin" "$W/cgi-bin" "$W/state/floor" "$W/state/ffloor" \
     "$W/run" "$W/htdocs" "$W/lists" "$W/prof"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
@@ -134,7 +136,7 @@ raw machine kernel "$(uname -sr)"
 raw machine memory "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 raw machine lighttpd "$(lighttpd -v 2>&1 | head -n 1 | sed 's/ - .*//')"
 raw machine wrk "$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')"
-raw machine compiler "$(cc --version | head -n 1)"
+raw machine compiler "$(${CC:-cc} --version | head -n 1)"
 raw machine fs "$(df -T "$W/state" | awk 'NR == 2 { print $2 }') ($W/state)"
 raw machine load "$(cut -d ' ' -f 1-3 /proc/loadavg)"
 raw machine user "$RUNUSER"
@@ -142,12 +144,21 @@ raw machine wrk_threads "$THREADS"
 raw machine wrk_conns "$CONNS"
 raw machine wrk_seconds "$SECS"
 raw machine revision "$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)"
-linking() { file -b "$1" 2>/dev/null |
-    grep -o 'static-pie linked\|dynamically linked\|statically linked' || echo unknown; }
+# linking FILE: how an ELF program is linked (an INTERP segment: dynamic).
+linking() {
+	if readelf -lW "$1" 2>/dev/null | grep -q INTERP; then
+		echo "dynamically linked"
+	elif readelf -hW "$1" 2>/dev/null | grep -q 'DYN'; then
+		echo "static PIE"
+	else
+		echo "statically linked"
+	fi
+}
 raw machine binary "$(stat -c %s "$top/mmolove.cgi") bytes, $(linking "$top/mmolove.cgi")"
 raw machine floor_link "$(linking "$B/noop.cgi")"
 
-EB=("${AS[@]+"${AS[@]}"}" "$B/exec_bench")
+# Each driver run is bounded too (a CGI program that hangs would hang it).
+EB=(timeout 300 "${AS[@]+"${AS[@]}"}" "$B/exec_bench")
 ENVS=(-e "MMOLOVE_CONFIG=$W/mmolove.conf" -e "SECRET_FILE=$W/secret"
     -e "BENCH_FSYNC_DIR=$W/state/floor")
 
@@ -289,7 +300,7 @@ raw fcgi_mem noop before "${SERVED[noop]}" "$(mem noop)"
 # wrk_run SERIES ROUND URL LIST [SECONDS] [STOP_AFTER]: one wrk run.
 wrk_run() {
 	local series=$1 round=$2 url=$3 list=$4 secs=${5:-$SECS} stop=${6:-}
-	local out=$W/run/wrk-$series-$round.txt rps non2xx done wraps errs
+	local out=$W/run/wrk-$series-$round.txt rps non2xx completed wraps errs
 	env BENCH_LIST="$list" BENCH_THREADS="$THREADS" \
 	    ${stop:+BENCH_STOP_AFTER="$stop"} timeout $((secs + 60)) wrk -t "$THREADS" -c "$CONNS" -d "${secs}s" \
 	    --timeout 10s -s "$top/bench/lua/signed.lua" "$url" >"$out" 2>&1 ||
@@ -297,20 +308,27 @@ wrk_run() {
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
 	errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$out")
-	done=$(awk '/^bench: completed/ { print $3 }' "$out")
+	completed=$(awk '/^bench: completed/ { print $3 }' "$out")
 	wraps=$(awk '/^bench: wraps/ { print $3 }' "$out")
 	[ -n "$rps" ] || fail "no Requests/sec from wrk: $(cat "$out")"
-	raw wrk "$series" "$round" "$rps" "${non2xx:-0}" "${errs:-0}" "${done:-0}" "${wraps:-0}"
+	raw wrk "$series" "$round" "$rps" "${non2xx:-0}" "${errs:-0}" "${completed:-0}" "${wraps:-0}"
 	case $url in
-	*/fcgi/mmolove) served mmolove "${done:-0}" ;;
-	*/fcgi/noop) served noop "${done:-0}" ;;
+	*/fcgi/mmolove) served mmolove "${completed:-0}" ;;
+	*/fcgi/noop) served noop "${completed:-0}" ;;
 	esac
 	say "  $series round $round: $rps req/s${non2xx:+, $non2xx non-2xx}"
 }
 
-# pair ROUND A B: runs the commands A and B, B first in even rounds.
+# pair ROUND LIST SERIES_A URL_A SERIES_B URL_B: a wrk run of each,
+# B first in even rounds.
 pair() {
-	if [ $(($1 % 2)) = 1 ]; then eval "$2"; eval "$3"; else eval "$3"; eval "$2"; fi
+	if [ $(($1 % 2)) = 1 ]; then
+		wrk_run "$3" "$1" "$4" "$2"
+		wrk_run "$5" "$1" "$6" "$2"
+	else
+		wrk_run "$5" "$1" "$6" "$2"
+		wrk_run "$3" "$1" "$4" "$2"
+	fi
 }
 
 # The paid lists: big enough that no heart_id comes twice in one run.
@@ -325,46 +343,58 @@ done
 say "lighttpd mod_cgi vs the no-op CGI: $ROUNDS rounds of ${SECS} s each"
 for round in $(seq "$ROUNDS"); do
 	sign test 1 "$W/lists/test"
-	pair "$round" \
-	    'wrk_run cgi-mmolove "$round" "$BASE/cgi-bin/mmolove.cgi" "$W/lists/test"' \
-	    'wrk_run cgi-noop "$round" "$BASE/cgi-bin/noop.cgi" "$W/lists/test"'
+	pair "$round" "$W/lists/test" cgi-mmolove "$BASE/cgi-bin/mmolove.cgi" \
+	    cgi-noop "$BASE/cgi-bin/noop.cgi"
 done
 
 say "lighttpd + spawn-fcgi, heart.test, vs the no-op responder"
 for round in $(seq "$ROUNDS"); do
 	sign test 1 "$W/lists/test"
-	pair "$round" \
-	    'wrk_run fcgi-mmolove-test "$round" "$BASE/fcgi/mmolove" "$W/lists/test"' \
-	    'wrk_run fcgi-noop "$round" "$BASE/fcgi/noop" "$W/lists/test"'
+	pair "$round" "$W/lists/test" fcgi-mmolove-test "$BASE/fcgi/mmolove" \
+	    fcgi-noop "$BASE/fcgi/noop"
 done
 
 say "lighttpd + spawn-fcgi, paid votes (unique heart_ids), vs the responders"
 for round in $(seq "$ROUNDS"); do
 	sign paid "$PAID_LIST" "$W/lists/paid"
-	pair "$round" \
-	    'wrk_run fcgi-mmolove-paid "$round" "$BASE/fcgi/mmolove" "$W/lists/paid"' \
-	    'wrk_run fcgi-noop-paid "$round" "$BASE/fcgi/paidfloor" "$W/lists/paid"'
+	pair "$round" "$W/lists/paid" fcgi-mmolove-paid "$BASE/fcgi/mmolove" \
+	    fcgi-noop-paid "$BASE/fcgi/paidfloor"
 	wrk_run fcgi-noop-paidbody "$round" "$BASE/fcgi/noop" "$W/lists/paid"
 done
 
+# Tops each worker up to FCGI_REQUESTS served.  wrk runs for its whole
+# -d even when the script has stopped sending, so -d is sized from the
+# rate just measured; at most three runs, 90 s in all.
 for w in mmolove noop; do
-	left=$((FCGI_REQUESTS - SERVED[$w]))
-	if [ "$left" -gt 0 ]; then
-		say "FastCGI $w worker: $left more heart.test requests (at most 120 s)"
+	series=fcgi-noop
+	[ "$w" = mmolove ] && series=fcgi-mmolove-test
+	rate=$(awk -F '\t' -v s="$series" '$1 == "wrk" && $2 == s && $4 > r { r = $4 }
+	    END { printf "%d", (r > 1 ? r : 1) }' "$RAW")
+	budget=90
+	fill=0
+	while left=$((FCGI_REQUESTS - SERVED[$w])); [ "$left" -gt 0 ] &&
+	    [ "$fill" -lt 3 ] && [ "$budget" -gt 0 ]; do
+		fill=$((fill + 1))
+		secs=$((left * 5 / (rate * 4) + 2))
+		[ "$secs" -le "$budget" ] || secs=$budget
+		budget=$((budget - secs))
+		say "FastCGI $w worker: $left more heart.test requests (at most $secs s)"
 		sign test 1 "$W/lists/test"
-		wrk_run "fcgi-$w-fill" 0 "$BASE/fcgi/$w" "$W/lists/test" 120 "$left"
-	fi
+		wrk_run "fcgi-$w-fill" "$fill" "$BASE/fcgi/$w" "$W/lists/test" \
+		    "$secs" "$left"
+	done
 	raw fcgi_mem "$w" after "${SERVED[$w]}" "$(mem "$w")"
 done
 
 # System calls per FastCGI request: strace -c attached to each worker
-# while wrk sends 2000 heart.test requests (root only: attaching to a
-# process we did not start needs it).
+# while wrk sends heart.test requests for 3 s (root only: attaching to a
+# process we did not start needs it).  lighttpd connects anew for each
+# request, so the worker's accept() count is the number of requests.
 if [ "$PROFILE" = 1 ] && [ "$(id -u)" = 0 ] && command -v strace >/dev/null; then
-	say "system calls per FastCGI request (strace -c -p, 2000 requests)"
+	say "system calls per FastCGI request (strace -c -p, 3 s of heart.test)"
 	for w in mmolove noop; do
-		out=$W/prof/strace-fcgi-$w.txt
-		timeout -s INT 60 strace -c -S calls -o "$out" \
+		out=$W/prof/fcgi-strace-$w.txt
+		timeout -s INT 30 strace -c -S calls -o "$out" \
 		    -p "$(cat "$W/run/$w.pid")" 2>/dev/null &
 		tracer=$!
 		tries=0    # attached when the worker's TracerPid says so
@@ -375,11 +405,11 @@ if [ "$PROFILE" = 1 ] && [ "$(id -u)" = 0 ] && command -v strace >/dev/null; the
 			sleep 0.05
 		done
 		sign test 1 "$W/lists/test"
-		wrk_run "fcgi-$w-strace" 0 "$BASE/fcgi/$w" "$W/lists/test" 30 2000
+		wrk_run "fcgi-$w-strace" 0 "$BASE/fcgi/$w" "$W/lists/test" 3
 		kill -INT "$tracer" 2>/dev/null || true
 		wait "$tracer" 2>/dev/null || true
-		n=$(awk -F '\t' -v s="fcgi-$w-strace" '$1 == "wrk" && $2 == s { print $7 }' "$RAW")
-		raw strace_fcgi "$w" "${n:-0}" "$(awk '$NF == "total" { print $4 }' "$out")" \
+		n=$(awk '$NF == "accept" || $NF == "accept4" { n += $4 } END { print n + 0 }' "$out")
+		raw strace_fcgi "$w" "$n" "$(awk '$NF == "total" { print $4 }' "$out")" \
 		    "$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ {
 		        printf "%s%s %s", sep, $NF, $4; sep = ", " }' "$out")"
 		cp "$out" "$B/"

@@ -1,31 +1,16 @@
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "fastcgi.h"
 #include "request.h"
-
-/*
- * The only state a signal handler may touch: whether a request is in
- * hand, and whether SIGTERM asked us to stop after it.
- */
-static volatile sig_atomic_t serving;
-static volatile sig_atomic_t stopping;
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	if (!serving)
-		_exit(0);
-	stopping = 1;
-}
 
 bool
 fastcgi_listening(void)
@@ -67,15 +52,49 @@ fcgi_write(void *ctx, const char *buf, size_t len)
 	return FCGX_FFlush(out) == 0 ? 0 : -1;
 }
 
+/*
+ * SIGTERM is blocked for the worker's life and read from a signalfd: it
+ * never interrupts a read or write of the request in hand (libfcgi takes
+ * EINTR for a broken stream), and needs no handler or global flag.
+ */
 static int
-catch_term(void)
+term_fd(void)
 {
-	struct sigaction sa;
+	sigset_t term;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	(void)sigemptyset(&sa.sa_mask);
-	return sigaction(SIGTERM, &sa, NULL);
+	(void)sigemptyset(&term);
+	(void)sigaddset(&term, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &term, NULL) == -1)
+		return -1;
+	return signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Waits for a connection or SIGTERM; true if a connection is waiting. */
+static bool
+next_connection(int termfd)
+{
+	struct pollfd pfd[2];
+
+	pfd[0].fd = STDIN_FILENO;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = termfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		return pfd[1].revents == 0 && (pfd[0].revents & POLLIN);
+	}
+}
+
+static bool
+term_pending(int termfd)
+{
+	struct signalfd_siginfo si;
+
+	return read(termfd, &si, sizeof(si)) == (ssize_t)sizeof(si);
 }
 
 int
@@ -84,8 +103,9 @@ fastcgi_serve(void)
 	static struct server srv;
 	struct request_io io;
 	FCGX_Request req;
+	int termfd;
 
-	if (catch_term() == -1 || FCGX_Init() != 0 ||
+	if ((termfd = term_fd()) == -1 || FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0)
 		return 1;
 	server_init(&srv);
@@ -93,12 +113,18 @@ fastcgi_serve(void)
 	io.param = fcgi_param;
 	io.read = fcgi_read;
 	io.write = fcgi_write;
-	while (!stopping && FCGX_Accept_r(&req) >= 0) {
-		serving = 1;
+	/*
+	 * With several workers on one socket, another may take the
+	 * connection poll saw: accept then waits for the next one, and a
+	 * SIGTERM meanwhile is honoured once that request is answered.
+	 */
+	while (next_connection(termfd) && FCGX_Accept_r(&req) >= 0) {
 		request_handle(&srv, &io);
 		FCGX_Finish_r(&req);
-		serving = 0;
+		if (term_pending(termfd))
+			break;
 	}
 	server_free(&srv);
+	(void)close(termfd);
 	return 0;
 }

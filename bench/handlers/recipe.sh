@@ -30,8 +30,9 @@ for part in "${parts[@]}"; do
 	v1=*) sigs+=("${part#v1=}") ;;
 	esac
 done
-[[ $t =~ ^[0-9]+$ ]] && [ "${#sigs[@]}" -gt 0 ] ||
-    answer "401 Unauthorized" "unauthorized"
+if ! [[ $t =~ ^[0-9]+$ ]] || [ "${#sigs[@]}" -eq 0 ]; then
+	answer "401 Unauthorized" "unauthorized"
+fi
 now=$(date +%s)
 age=$((now - t))
 [ "${age#-}" -le 300 ] || answer "401 Unauthorized" "stale"
