@@ -4,11 +4,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,72 +84,44 @@ env_build(struct environment *env, const struct vote *v, const char *reward)
 	env_optional(env, "MMOLOVE_LOYALTY_LEVEL", v->loyalty_level);
 }
 
-/*
- * Signal dispositions and mask back to the defaults.  glibc's sigaction()
- * refuses its two internal signals (32 and 33), and its posix_spawn()
- * leaves them ignored in the child, where they stay ignored across
- * execve: the kernel call itself resets them.
- */
-static void
-child_signals(void)
+static int
+spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
+    int out)
 {
-	struct {
-		void		(*handler)(int);
-		unsigned long	 flags;
-		void		(*restorer)(void);
-		unsigned long	 mask;
-	} raw;
-	struct sigaction sa;
-	sigset_t none;
-	int sig;
+	sigset_t every, none;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sigaction(sig, &sa, NULL) == -1 && sig < SIGRTMIN &&
-		    sig > SIGSYS) {
-			memset(&raw, 0, sizeof(raw));
-			raw.handler = SIG_DFL;
-			(void)syscall(SYS_rt_sigaction, sig, &raw, NULL,
-			    sizeof(raw.mask));
-		}
-	(void)sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/*
- * The child between fork and execve: only async-signal-safe calls.  An
- * execve failure is reported to the parent through errpipe, which the
- * successful execve closes (O_CLOEXEC).
- */
-static void
-child_exec(const char *program, char *const argv[], char *const envp[],
-    int out, int errpipe)
-{
-	int fd, err;
-
-	child_signals();
-	/* Its own process group, so a timeout can kill all it started. */
-	if (setpgid(0, 0) == -1 ||
-	    (fd = open("/dev/null", O_RDONLY)) == -1 ||
-	    (fd != STDIN_FILENO && dup2(fd, STDIN_FILENO) == -1) ||
-	    dup2(out, STDOUT_FILENO) == -1 || dup2(out, STDERR_FILENO) == -1)
-		goto fail;
 	/*
-	 * Under spawn-fcgi fd 0 was the listening socket: 0-2 are replaced
-	 * above; everything from 3 up but the error pipe closes here, the
-	 * error pipe at execve.
+	 * sigfillset() leaves out glibc's two internal signals (32, 33),
+	 * and posix_spawn then leaves them ignored in the child, where
+	 * they would stay ignored across execve: a set with every bit on
+	 * resets them too.
 	 */
-	if (errpipe > 3 && close_range(3, (unsigned)errpipe - 1, 0) == -1)
-		goto fail;
-	if (close_range((unsigned)errpipe + 1, ~0U, 0) == -1)
-		goto fail;
-	(void)execve(program, argv, envp);
-fail:
-	err = errno;
-	if (write(errpipe, &err, sizeof(err)) != (ssize_t)sizeof(err))
-		_exit(126);
-	_exit(127);
+	memset(&every, 0xff, sizeof(every));
+	(void)sigemptyset(&none);
+	if (posix_spawnattr_init(attr) != 0)
+		return -1;
+	if (posix_spawn_file_actions_init(fa) != 0) {
+		(void)posix_spawnattr_destroy(attr);
+		return -1;
+	}
+	/* Own process group, so a timeout can kill all the grant started. */
+	if (posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) != 0 ||
+	    posix_spawnattr_setpgroup(attr, 0) != 0 ||
+	    posix_spawnattr_setsigdefault(attr, &every) != 0 ||
+	    posix_spawnattr_setsigmask(attr, &none) != 0 ||
+	    posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY,
+	    0) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, out, 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, out, 2) != 0 ||
+	    /* Under spawn-fcgi fd 0 was the listening socket: 0-2 are
+	     * replaced above, and everything else goes here. */
+	    posix_spawn_file_actions_addclosefrom_np(fa, 3) != 0) {
+		(void)posix_spawn_file_actions_destroy(fa);
+		(void)posix_spawnattr_destroy(attr);
+		return -1;
+	}
+	return 0;
 }
 
 /* Keeps the first GRANT_OUTPUT_MAX bytes; returns 0 at end of file. */
@@ -239,57 +211,21 @@ grant_wait(pid_t pid, int out, long timeout_seconds, struct grant_result *r)
 		(void)close(pidfd);
 }
 
-/* Starts the child; returns its pid, or -1 with why in r->error. */
-static pid_t
-grant_spawn(const char *program, char *const argv[], char *const envp[],
-    int out, struct grant_result *r)
+int
+grant_start(const char *program, const struct vote *vote,
+    struct grant_run *run, struct grant_result *r)
 {
-	int errpipe[2], err;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(errpipe, O_CLOEXEC) == -1) {
-		(void)snprintf(r->error, sizeof(r->error), "pipe: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) == 0)
-		child_exec(program, argv, envp, out, errpipe[1]);
-	(void)close(errpipe[1]);
-	if (pid == -1) {
-		(void)snprintf(r->error, sizeof(r->error), "fork: %s",
-		    strerror(errno));
-		(void)close(errpipe[0]);
-		return -1;
-	}
-	/* Set here too: the timeout may need the group before the child ran. */
-	(void)setpgid(pid, pid);
-	while ((n = read(errpipe[0], &err, sizeof(err))) == -1 &&
-	    errno == EINTR)
-		;
-	(void)close(errpipe[0]);
-	if (n == (ssize_t)sizeof(err)) {
-		(void)snprintf(r->error, sizeof(r->error), "cannot run %s: %s",
-		    program, strerror(err));
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
-		return -1;
-	}
-	return pid;
-}
-
-void
-grant_run(const char *program, const struct vote *vote,
-    long timeout_seconds, struct grant_result *r)
-{
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
 	struct environment env;
 	char reward[24], *argv[5];
-	int pipefd[2];
-	pid_t pid;
+	int pipefd[2], rc;
 
 	memset(r, 0, sizeof(*r));
 	r->exit_code = -1;
 	r->outcome = GRANT_ERROR;
+	run->pid = -1;
+	run->out = -1;
 	(void)snprintf(reward, sizeof(reward), "%ld", vote->reward);
 	argv[0] = (char *)(uintptr_t)program;
 	argv[1] = (char *)(uintptr_t)vote->username;
@@ -302,18 +238,46 @@ grant_run(const char *program, const struct vote *vote,
 	if (pipe2(pipefd, O_CLOEXEC) == -1) {
 		(void)snprintf(r->error, sizeof(r->error), "pipe: %s",
 		    strerror(errno));
-		return;
+		return -1;
 	}
-	if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == -1) {
-		(void)snprintf(r->error, sizeof(r->error), "fcntl: %s",
-		    strerror(errno));
+	if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    spawn_setup(&attr, &fa, pipefd[1]) == -1) {
+		(void)snprintf(r->error, sizeof(r->error), "cannot prepare "
+		    "the grant's process: %s", strerror(errno));
 		(void)close(pipefd[0]);
 		(void)close(pipefd[1]);
-		return;
+		return -1;
 	}
-	pid = grant_spawn(program, argv, env.vars, pipefd[1], r);
+	rc = posix_spawn(&run->pid, program, &fa, &attr, argv, env.vars);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)posix_spawnattr_destroy(&attr);
 	(void)close(pipefd[1]);
-	if (pid != -1)
-		grant_wait(pid, pipefd[0], timeout_seconds, r);
-	(void)close(pipefd[0]);
+	if (rc != 0) {
+		(void)snprintf(r->error, sizeof(r->error), "cannot run %s: %s",
+		    program, strerror(rc));
+		(void)close(pipefd[0]);
+		run->pid = -1;
+		return -1;
+	}
+	run->out = pipefd[0];
+	return 0;
+}
+
+void
+grant_finish(struct grant_run *run, long timeout_seconds,
+    struct grant_result *r)
+{
+	grant_wait(run->pid, run->out, timeout_seconds, r);
+	(void)close(run->out);
+	run->out = -1;
+}
+
+void
+grant_run(const char *program, const struct vote *vote,
+    long timeout_seconds, struct grant_result *r)
+{
+	struct grant_run run;
+
+	if (grant_start(program, vote, &run, r) == 0)
+		grant_finish(&run, timeout_seconds, r);
 }

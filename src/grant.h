@@ -12,6 +12,8 @@
 #ifndef MMOLOVE_GRANT_H
 #define MMOLOVE_GRANT_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,6 +40,25 @@ struct grant_result {
 	char		 error[160];	/* GRANT_ERROR: why */
 };
 
+/* A started grant, until grant_finish() has reaped it. */
+struct grant_run {
+	pid_t		 pid;
+	int		 out;		/* our end of its output pipe */
+};
+
+/*
+ * Starts the grant.  Returns 0, or -1 with result filled in (outcome
+ * GRANT_ERROR and why), when it could not be started.  Between start
+ * and finish the caller may do work that overlaps the grant's.
+ */
+int	grant_start(const char *program, const struct vote *vote,
+	    struct grant_run *run, struct grant_result *result);
+
+/* Collects output and exit status, killing the group past the timeout. */
+void	grant_finish(struct grant_run *run, long timeout_seconds,
+	    struct grant_result *result);
+
+/* grant_start() then grant_finish(). */
 void	grant_run(const char *program, const struct vote *vote,
 	    long timeout_seconds, struct grant_result *result);
 

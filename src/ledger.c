@@ -263,6 +263,7 @@ ledger_claim(struct ledger *l, const char *name, long wait_ms,
 	enum claim_result r;
 
 	(void)snprintf(c->name, sizeof(c->name), "%s", name);
+	c->dir_synced = false;
 	c->fd = openat(l->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (c->fd == -1) {
@@ -332,12 +333,20 @@ ledger_write(struct ledger *l, struct claim *c,
 		    c->name, strerror(errno));
 		return -1;
 	}
-	if (fsync(c->fd) == -1 || fsync(l->dirfd) == -1) {
+	if (fsync(c->fd) == -1 || ledger_sync_dir(l, c) == -1) {
 		(void)snprintf(err, errlen, "cannot fsync vote record %s: %s",
 		    c->name, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+int
+ledger_sync_dir(struct ledger *l, struct claim *c)
+{
+	if (!c->dir_synced && fsync(l->dirfd) == 0)
+		c->dir_synced = true;
+	return c->dir_synced ? 0 : -1;
 }
 
 void

@@ -12,6 +12,7 @@
 #ifndef MMOLOVE_LEDGER_H
 #define MMOLOVE_LEDGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -39,6 +40,7 @@ struct ledger_record {
 
 struct claim {
 	int		 fd;
+	bool		 dir_synced;	/* the directory fsynced since the claim */
 	char		 name[DIGEST_HEX_LEN + 1];
 };
 
@@ -64,7 +66,14 @@ enum claim_result ledger_claim(struct ledger *l, const char *name,
 	    long wait_ms, struct claim *c, struct ledger_record *rec,
 	    char *err, size_t errlen);
 
-/* Replaces the record durably (file and directory fsynced). */
+/*
+ * Makes the vote file's directory entry durable now, so that
+ * ledger_write() need only fsync the file: done while a grant runs, the
+ * directory's fsync costs no time.  Returns 0 or -1.
+ */
+int	ledger_sync_dir(struct ledger *l, struct claim *c);
+
+/* Replaces the record durably (file and, unless synced, directory). */
 int	ledger_write(struct ledger *l, struct claim *c,
 	    const struct ledger_record *rec, char *err, size_t errlen);
 

@@ -231,8 +231,13 @@ static void
 grant_and_record(struct request *rq, struct claim *c)
 {
 	const struct config *cfg = &rq->srv->cfg;
+	struct grant_run run;
 
-	grant_run(cfg->grant, &rq->vote, cfg->grant_timeout, &rq->grant);
+	if (grant_start(cfg->grant, &rq->vote, &run, &rq->grant) == 0) {
+		/* A failure here is retried by ledger_write() below. */
+		(void)ledger_sync_dir(&rq->srv->ledger, c);
+		grant_finish(&run, cfg->grant_timeout, &rq->grant);
+	}
 	grant_logged(rq);
 	switch (rq->grant.outcome) {
 	case GRANT_GRANTED:

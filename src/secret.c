@@ -66,6 +66,8 @@ secret_from_file(struct secret_set *set, const char *path, char *err,
 	if ((len = read_path(path, buf, sizeof(buf))) == -1) {
 		(void)snprintf(err, errlen, "cannot read secret_file %s: %s",
 		    path, strerror(errno));
+		/* A read may have failed part-way: wipe all it could hold. */
+		wipe(buf, sizeof(buf));
 		return -1;
 	}
 	if ((size_t)len > FILE_MAX) {
@@ -79,7 +81,8 @@ secret_from_file(struct secret_set *set, const char *path, char *err,
 			nl = buf + len;
 		rc = secret_add(set, line, (size_t)(nl - line), err, errlen);
 	}
-	wipe(buf, sizeof(buf));
+	/* Only what was read: the rest of buf was never touched. */
+	wipe(buf, (size_t)len);
 	if (rc == 0 && set->count == 0) {
 		(void)snprintf(err, errlen, "secret_file %s holds no secret",
 		    path);
