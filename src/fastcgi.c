@@ -47,9 +47,8 @@ fcgi_write(void *ctx, const char *buf, size_t len)
 
 	if (len > 65536)
 		return -1;
-	if (FCGX_PutStr(buf, (int)len, out) != (int)len)
-		return -1;
-	return FCGX_FFlush(out) == 0 ? 0 : -1;
+	/* FCGX_Finish_r() sends it: a flush here would cost a write. */
+	return FCGX_PutStr(buf, (int)len, out) == (int)len ? 0 : -1;
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sys.h"
 #include "text.h"
 
 struct line {
@@ -143,25 +144,53 @@ write_line(int fd, const struct line *l)
 	return n == (ssize_t)l->used ? 0 : -1;
 }
 
+#define REOPEN_MS	1000
+
+void
+log_open(struct log_sink *sink, const char *path)
+{
+	sink->path = path != NULL && *path != '\0' ? path : NULL;
+	sink->fd = -1;
+	sink->opened_ms = 0;
+}
+
+void
+log_close(struct log_sink *sink)
+{
+	if (sink->fd != -1)
+		(void)close(sink->fd);
+	sink->fd = -1;
+}
+
+static int
+sink_fd(struct log_sink *sink)
+{
+	long long now;
+
+	if (sink->path == NULL)
+		return STDERR_FILENO;
+	now = monotonic_ms();
+	if (sink->fd != -1 && now - sink->opened_ms < REOPEN_MS)
+		return sink->fd;
+	log_close(sink);
+	sink->fd = open(sink->path, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC | O_NOCTTY, 0640);
+	sink->opened_ms = now;
+	return sink->fd;
+}
+
 int
-log_write(const char *path, const struct log_entry *e)
+log_write(struct log_sink *sink, const struct log_entry *e)
 {
 	struct line l;
-	int fd, rc;
+	int fd;
 
 	l.used = 0;
 	l.full = false;
 	format(&l, e);
-	if (path == NULL || *path == '\0')
-		return write_line(STDERR_FILENO, &l);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-	    0640);
-	if (fd == -1)
+	if ((fd = sink_fd(sink)) == -1)
 		return -1;
-	rc = write_line(fd, &l);
-	if (close(fd) == -1)
-		rc = -1;
-	return rc;
+	return write_line(fd, &l);
 }
 
 void

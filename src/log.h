@@ -36,10 +36,21 @@ struct log_entry {
 };
 
 /*
- * Appends the entry to path (stderr if path is empty).  Returns 0, or
- * -1 if the line could not be written whole.
+ * Where lines go: a file opened O_APPEND, kept open between lines but
+ * reopened by path when a second has passed, so a FastCGI worker
+ * follows logrotate within a second without an open(2) per request.
  */
-int	log_write(const char *path, const struct log_entry *e);
+struct log_sink {
+	const char	*path;		/* NULL or empty: standard error */
+	int		 fd;
+	long long	 opened_ms;
+};
+
+void	log_open(struct log_sink *sink, const char *path);
+void	log_close(struct log_sink *sink);
+
+/* Appends the entry.  Returns 0, or -1 if not written whole. */
+int	log_write(struct log_sink *sink, const struct log_entry *e);
 
 /* printf-style into e->reason, appending after what is there. */
 void	log_reason(struct log_entry *e, const char *fmt, ...)

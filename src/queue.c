@@ -72,8 +72,8 @@ attempt(const struct config *cfg, struct ledger_record *rec,
 }
 
 static void
-drain_one(const struct config *cfg, struct ledger *l, const char *name,
-    struct tally *t)
+drain_one(const struct config *cfg, struct ledger *l, struct log_sink *log,
+    const char *name, struct tally *t)
 {
 	struct ledger_record rec;
 	struct grant_result g;
@@ -107,7 +107,7 @@ drain_one(const struct config *cfg, struct ledger *l, const char *name,
 		log_reason(&e, "%s", why);
 		t->errors++;
 	}
-	(void)log_write(cfg->log, &e);
+	(void)log_write(log, &e);
 	ledger_release(&c);
 }
 
@@ -115,6 +115,7 @@ int
 queue_drain(const struct config *cfg)
 {
 	struct tally t = { 0, 0, 0, 0 };
+	struct log_sink log;
 	struct dirent *de;
 	struct ledger l;
 	char why[320];
@@ -140,9 +141,11 @@ queue_drain(const struct config *cfg)
 		ledger_close(&l);
 		return 1;
 	}
+	log_open(&log, cfg->log);
 	while ((de = readdir(dir)) != NULL)
 		if (is_vote_name(de->d_name))
-			drain_one(cfg, &l, de->d_name, &t);
+			drain_one(cfg, &l, &log, de->d_name, &t);
+	log_close(&log);
 	(void)closedir(dir);
 	ledger_close(&l);
 	(void)printf("drained: %u paid, %u refused, %u still queued%s\n",

@@ -414,7 +414,7 @@ dispatch(struct request *rq)
 		fail_config(rq, srv->broken_why);
 		return;
 	}
-	if (geteuid() == 0 && !srv->cfg.allow_root) {
+	if (srv->as_root && !srv->cfg.allow_root) {
 		fail_config(rq, "refusing to serve as root (uid 0): run under "
 		    "an unprivileged user, or set allow_root = yes");
 		return;
@@ -450,19 +450,27 @@ request_handle(struct server *srv, const struct request_io *io)
 		log_reason(&rq.log, "the web server did not take the answer");
 	rq.log.status = rq.status;
 	rq.log.duration_ms = monotonic_ms() - rq.started_ms;
-	if (log_write(srv->cfg.log, &rq.log) == -1 && srv->cfg.log[0] != '\0')
-		(void)log_write(NULL, &rq.log);
+	if (log_write(&srv->log, &rq.log) == -1) {
+		struct log_sink stderr_sink;
+
+		log_open(&stderr_sink, NULL);
+		(void)log_write(&stderr_sink, &rq.log);
+	}
 }
 
 void
 server_init(struct server *srv)
 {
 	char why[sizeof(srv->broken_why)];
+	int rc;
 
 	srv->broken = false;
 	srv->ledger.dirfd = -1;
-	if (config_load(&srv->cfg, why, sizeof(why)) == -1 ||
-	    secret_load(&srv->secrets, srv->cfg.secret_file, why,
+	srv->as_root = geteuid() == 0;
+	rc = config_load(&srv->cfg, why, sizeof(why));
+	/* Even a configuration that failed may say where the log is. */
+	log_open(&srv->log, srv->cfg.log);
+	if (rc == -1 || secret_load(&srv->secrets, srv->cfg.secret_file, why,
 	    sizeof(why)) == -1)
 		goto broken;
 	if (srv->cfg.grant[0] == '\0') {
@@ -484,4 +492,5 @@ server_free(struct server *srv)
 {
 	secret_wipe(&srv->secrets);
 	ledger_close(&srv->ledger);
+	log_close(&srv->log);
 }

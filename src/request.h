@@ -7,7 +7,8 @@
  * authentic heart.counted whose vote the ledger shows unpaid, while this
  * process holds the vote's claim.  struct server is everything that
  * lives longer than one request, read once at start (a FastCGI worker
- * keeps it); only its body buffer changes while requests are served.
+ * keeps it); only its body buffer and log sink change while requests
+ * are served.
  */
 #ifndef MMOLOVE_REQUEST_H
 #define MMOLOVE_REQUEST_H
@@ -16,6 +17,7 @@
 
 #include "config.h"
 #include "ledger.h"
+#include "log.h"
 #include "request_io.h"
 #include "secret.h"
 
@@ -23,6 +25,8 @@ struct server {
 	struct config	 cfg;
 	struct secret_set secrets;
 	struct ledger	 ledger;
+	struct log_sink	 log;
+	bool		 as_root;	/* euid 0: fixed for the process's life */
 	bool		 broken;	/* unusable configuration: 500s */
 	char		 broken_why[320];
 	char		 body[CONFIG_MAX_BODY_LIMIT + 1];
