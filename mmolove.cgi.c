@@ -33,20 +33,19 @@ serve_cgi(void)
 
 /*
  * Descriptors 0-2 open, on /dev/null if the parent closed them, so no
- * file or pipe of ours is ever mistaken for a standard stream.
+ * file or pipe of ours is ever mistaken for a standard stream: open(2)
+ * returns the lowest free descriptor, so one above 2 means all is well.
  */
 static int
 standard_streams(void)
 {
 	int fd;
 
-	for (fd = 0; fd <= 2; fd++) {
-		if (fcntl(fd, F_GETFD) != -1)
-			continue;
-		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+	do {
+		if ((fd = open("/dev/null", O_RDWR)) == -1)
 			return -1;
-	}
-	return 0;
+	} while (fd <= 2);
+	return close(fd);
 }
 
 int
@@ -57,6 +56,7 @@ main(int argc, char *argv[])
 	 * client cannot kill us between the grant and the log line. */
 	(void)signal(SIGCHLD, SIG_DFL);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* Whatever the grant creates is not for other users either. */
 	(void)umask(027);
 	if (standard_streams() == -1)
 		return 1;

@@ -115,12 +115,12 @@ config_set(struct config *cfg, const struct key *k, const char *v,
 
 	switch (k->kind) {
 	case KIND_PATH:
-		if (strlen(v) >= PATH_MAX) {
-			(void)snprintf(err, errlen, "%s: path too long",
-			    k->name);
+		if (strlen(v) >= CONFIG_PATH_MAX) {
+			(void)snprintf(err, errlen, "%s: path longer than %d "
+			    "bytes", k->name, CONFIG_PATH_MAX - 1);
 			return -1;
 		}
-		(void)snprintf(field, PATH_MAX, "%s", v);
+		(void)snprintf(field, CONFIG_PATH_MAX, "%s", v);
 		return 0;
 	case KIND_BOOL:
 		if (parse_bool(v, (bool *)(void *)field) == 0)

@@ -10,7 +10,6 @@
 #ifndef MMOLOVE_CONFIG_H
 #define MMOLOVE_CONFIG_H
 
-#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -19,6 +18,12 @@
 #endif
 
 #define CONFIG_MAX_BODY_LIMIT (1024 * 1024)
+/*
+ * Longest path a key may hold.  Not PATH_MAX: five 4 KiB arrays are
+ * pages a CGI process must fault in at every request, for paths that
+ * are never that long.
+ */
+#define CONFIG_PATH_MAX	1024
 
 enum grant_mode {
 	GRANT_SYNC,
@@ -26,12 +31,12 @@ enum grant_mode {
 };
 
 struct config {
-	char		 path[PATH_MAX];	/* the file read, or tried */
+	char		 path[CONFIG_PATH_MAX];	/* the file read, or tried */
 	bool		 file_found;
-	char		 secret_file[PATH_MAX];
-	char		 grant[PATH_MAX];
-	char		 state_dir[PATH_MAX];
-	char		 log[PATH_MAX];		/* empty: stderr */
+	char		 secret_file[CONFIG_PATH_MAX];
+	char		 grant[CONFIG_PATH_MAX];
+	char		 state_dir[CONFIG_PATH_MAX];
+	char		 log[CONFIG_PATH_MAX];		/* empty: stderr */
 	long		 tolerance;
 	bool		 legacy;
 	long		 legacy_tolerance;

@@ -268,19 +268,21 @@ event_tokens(struct parse *p, size_t len, jsmntok_t *stack, size_t room)
 	int count, rc;
 
 	jsmn_init(&parser);
-	count = jsmn_parse(&parser, p->body, len, NULL, 0);
-	if (count < 1) {
-		(void)snprintf(p->why, p->whylen, "body is not one JSON object");
-		return -1;
+	count = jsmn_parse(&parser, p->body, len, tok, (unsigned)room);
+	if (count == JSMN_ERROR_NOMEM) {
+		jsmn_init(&parser);
+		count = jsmn_parse(&parser, p->body, len, NULL, 0);
+		if (count > 0 &&
+		    (tok = calloc((size_t)count, sizeof(*tok))) == NULL) {
+			(void)snprintf(p->why, p->whylen, "out of memory for "
+			    "%d JSON tokens", count);
+			return -1;
+		}
+		jsmn_init(&parser);
+		if (count > 0)
+			count = jsmn_parse(&parser, p->body, len, tok,
+			    (unsigned)count);
 	}
-	if ((size_t)count > room &&
-	    (tok = calloc((size_t)count, sizeof(*tok))) == NULL) {
-		(void)snprintf(p->why, p->whylen, "out of memory for %d JSON "
-		    "tokens", count);
-		return -1;
-	}
-	jsmn_init(&parser);
-	count = jsmn_parse(&parser, p->body, len, tok, (unsigned)count);
 	if (count < 1 || tok[0].type != JSMN_OBJECT) {
 		(void)snprintf(p->why, p->whylen, "body is not one JSON object");
 		rc = -1;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "ledger.h"
 #include "sys.h"
 
@@ -90,7 +91,7 @@ int
 ledger_open(struct ledger *l, const char *state_dir, char *err,
     size_t errlen)
 {
-	char path[PATH_MAX];
+	char path[CONFIG_PATH_MAX + 8];
 
 	if (snprintf(path, sizeof(path), "%s/votes", state_dir) >=
 	    (int)sizeof(path)) {
