@@ -12,7 +12,7 @@
 #include "text.h"
 
 enum kind {
-	REQUIRED_NAME,		/* username, heart_id: 400 if not clean */
+	VOTE_NAME,		/* username, heart_id: 400 if a vote's aren't clean */
 	REQUIRED_TEXT,		/* event: 400 if not a clean string */
 	OPTIONAL_TEXT,		/* dropped and noted if not a clean string */
 	OPTIONAL_INT,		/* dropped and noted if not an integer */
@@ -31,8 +31,8 @@ struct field {
 
 static const struct field fields[] = {
 	{ "event", REQUIRED_TEXT, AT(event) },
-	{ "username", REQUIRED_NAME, AT(username) },
-	{ "heart_id", REQUIRED_NAME, AT(heart_id) },
+	{ "username", VOTE_NAME, AT(username) },
+	{ "heart_id", VOTE_NAME, AT(heart_id) },
 	{ "server_id", OPTIONAL_TEXT, AT(server_id) },
 	{ "period", OPTIONAL_TEXT, AT(period) },
 	{ "timestamp", OPTIONAL_INT, AT(timestamp) },
@@ -51,6 +51,7 @@ struct parse {
 	struct event	*ev;
 	char		*why;
 	size_t		 whylen;
+	char		 name_why[96];	/* first unclean vote name, if any */
 };
 
 static void
@@ -163,10 +164,15 @@ field_value(struct parse *p, const struct field *f, const jsmntok_t *t)
 	long long n;
 
 	switch (f->kind) {
-	case REQUIRED_NAME:
+	case VOTE_NAME:
+		/* Judged once the event is known: other events need none. */
+		why = string_value(p, t, at, f->size, EVENT_NAME_MAX);
+		if (why != NULL && p->name_why[0] == '\0')
+			(void)snprintf(p->name_why, sizeof(p->name_why), "%s %s",
+			    f->key, why);
+		return 0;
 	case REQUIRED_TEXT:
-		why = string_value(p, t, at, f->size, f->kind == REQUIRED_NAME ?
-		    EVENT_NAME_MAX : EVENT_FIELD_MAX);
+		why = string_value(p, t, at, f->size, EVENT_FIELD_MAX);
 		if (why != NULL) {
 			(void)snprintf(p->why, p->whylen, "%s %s", f->key, why);
 			return -1;
@@ -245,14 +251,28 @@ event_fields(struct parse *p, const jsmntok_t *tok, int count)
 		if (field_value(p, &fields[f], &tok[k + 1]) == -1)
 			return -1;
 	}
-	for (i = 0; i < FIELD_COUNT; i++)
-		if ((fields[i].kind == REQUIRED_NAME ||
-		    fields[i].kind == REQUIRED_TEXT) && !(seen & 1u << i)) {
-			(void)snprintf(p->why, p->whylen, "%s is missing",
-			    fields[i].key);
-			return -1;
+	for (i = 0; i < FIELD_COUNT; i++) {
+		if (fields[i].kind == REQUIRED_TEXT ||
+		    (fields[i].kind == VOTE_NAME && event_is_vote(p->ev))) {
+			if (!(seen & 1u << i)) {
+				(void)snprintf(p->why, p->whylen, "%s is missing",
+				    fields[i].key);
+				return -1;
+			}
 		}
+	}
+	if (event_is_vote(p->ev) && p->name_why[0] != '\0') {
+		(void)snprintf(p->why, p->whylen, "%s", p->name_why);
+		return -1;
+	}
 	return 0;
+}
+
+bool
+event_is_vote(const struct event *ev)
+{
+	return strcmp(ev->event, EVENT_COUNTED) == 0 ||
+	    strcmp(ev->event, EVENT_TEST) == 0;
 }
 
 /*
@@ -297,7 +317,7 @@ int
 event_parse(const char *body, size_t len, struct event *ev, char *why,
     size_t whylen)
 {
-	struct parse p = { body, ev, why, whylen };
+	struct parse p = { body, ev, why, whylen, "" };
 	jsmntok_t tok[EVENT_TOKENS_MAX];
 	const char *problem;
 

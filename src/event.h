@@ -3,10 +3,12 @@
  *
  * Promises: the body must be exactly one JSON object (json.h); known
  * keys may appear once, unknown keys are ignored; strings are unescaped
- * into bounded buffers.  `event`, `username` and `heart_id` are required;
- * username and heart_id are clean names (text.h's name_problem).  The
- * optional fields never make a vote invalid: a field of the wrong type
- * is dropped and noted.  Only called on a body whose signature holds.
+ * into bounded buffers.  `event` is required; for the two vote events
+ * (heart.counted, heart.test) `username` and `heart_id` are required
+ * and must be clean names (text.h's name_problem), while an event of
+ * another name, which is only logged, needs neither.  The optional
+ * fields never make a vote invalid: a field of the wrong type is
+ * dropped and noted.  Only called on a body whose signature holds.
  */
 #ifndef MMOLOVE_EVENT_H
 #define MMOLOVE_EVENT_H
@@ -19,6 +21,9 @@
 #define EVENT_INT_TEXT		24
 #define EVENT_TOKENS_MAX	512	/* on the stack; more are allocated */
 #define EVENT_NOTE_MAX		160
+
+#define EVENT_COUNTED		"heart.counted"
+#define EVENT_TEST		"heart.test"
 
 enum flag {
 	FLAG_ABSENT = -1,
@@ -48,5 +53,8 @@ struct event {
  */
 int	event_parse(const char *body, size_t len, struct event *ev,
 	    char *why, size_t whylen);
+
+/* True for heart.counted and heart.test, the events about a vote. */
+bool	event_is_vote(const struct event *ev);
 
 #endif

@@ -15,8 +15,6 @@
 #include "reward.h"
 #include "signature.h"
 
-#define TEST_EVENT	"heart.test"
-#define COUNTED_EVENT	"heart.counted"
 #define CLAIM_GRACE_MS	5000	/* beyond grant_timeout, for the holder */
 
 struct request {
@@ -331,9 +329,9 @@ handle_post(struct request *rq)
 	rq->log.heart_id = rq->vote.heart_id;
 	if (ev.note[0] != '\0')
 		log_reason(&rq->log, "%s", ev.note);
-	if (strcmp(ev.event, TEST_EVENT) == 0)
+	if (strcmp(ev.event, EVENT_TEST) == 0)
 		finish(rq, 200, "test", "ok");
-	else if (strcmp(ev.event, COUNTED_EVENT) != 0)
+	else if (strcmp(ev.event, EVENT_COUNTED) != 0)
 		fail(rq, 200, "ignored", "ignored", "not a heart.counted "
 		    "event: nothing to pay");
 	else
@@ -349,7 +347,7 @@ vote_from_legacy(struct vote *v, const struct legacy_query *q,
 	/* legacy_name() held the name to EVENT_NAME_MAX bytes already. */
 	(void)snprintf(v->key, sizeof(v->key), "legacy:%s:%.*s", q->ts_text,
 	    EVENT_NAME_MAX, q->username);
-	(void)snprintf(v->event, sizeof(v->event), "%s", COUNTED_EVENT);
+	(void)snprintf(v->event, sizeof(v->event), "%s", EVENT_COUNTED);
 	memcpy(v->username, q->username, q->username_len + 1);
 	legacy_heart_id(q, v->heart_id, sizeof(v->heart_id));
 	memcpy(v->timestamp, q->ts_text, sizeof(q->ts_text));

@@ -2,8 +2,9 @@
  * libFuzzer harness: event_parse() on a signed POST body.
  *
  * Invariants (a violation traps): a failure writes a reason; a success
- * implies json_validate() accepts the body, username and heart_id and
- * event are clean names (text.h's name_problem), optional text fields
+ * implies json_validate() accepts the body, event is a clean name
+ * (text.h's name_problem), and so are username and heart_id for a vote
+ * event (clean or empty for any other), optional text fields
  * are clean or empty, integer fields hold an integer or nothing,
  * streak_day is not negative, flags hold one of their three values, and
  * every field is NUL-terminated inside its buffer.  And jsmn never
@@ -87,8 +88,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0 || !valid)
 		__builtin_trap();
 	clean(ev.event, sizeof(ev.event), EVENT_FIELD_MAX, 1);
-	clean(ev.username, sizeof(ev.username), EVENT_NAME_MAX, 1);
-	clean(ev.heart_id, sizeof(ev.heart_id), EVENT_NAME_MAX, 1);
+	clean(ev.username, sizeof(ev.username), EVENT_NAME_MAX,
+	    event_is_vote(&ev));
+	clean(ev.heart_id, sizeof(ev.heart_id), EVENT_NAME_MAX,
+	    event_is_vote(&ev));
 	clean(ev.server_id, sizeof(ev.server_id), EVENT_FIELD_MAX, 0);
 	clean(ev.period, sizeof(ev.period), EVENT_FIELD_MAX, 0);
 	integer(ev.timestamp, sizeof(ev.timestamp));
