@@ -1080,6 +1080,19 @@ def other_event_ignored(ctx):
                             "ignored", ran=0)
             e.expect_unpaid("post:" + hid)
             eq(line.get("reward"), 0, "log reward")
+    # A future event need not be about a player: refusing it for lacking
+    # a username would make MMOLove retry it for hours.
+    for name, fields in (
+            ("no username, no heart_id",
+             dict(event="server.renamed", username=DROP, heart_id=DROP)),
+            ("username null, heart_id a number",
+             dict(event="server.renamed", username=None, heart_id=7)),
+            ("username with a control character",
+             dict(event="server.renamed", username="a\x01b"))):
+        with ctx.case("other event, %s" % name):
+            e.expect(e.post(e.body(**fields)), 200, "ignored", ran=0)
+    with ctx.case("a vote event still needs a username"):
+        e.expect(e.post(e.body(username=DROP)), 400, "bad_request", ran=0)
     eq(e.run_count(), 0, "total runs")
 
 
