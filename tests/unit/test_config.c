@@ -13,35 +13,12 @@
 #include "../../src/config.h"
 
 struct fixture {
-	char	 dir[256];
-	char	 path[300];
+	struct temp_fixture tmp;	/* tmp.path: the configuration file */
 	char	 err[600];
 	struct config cfg;
 };
 
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	make_temp_dir(f->dir, sizeof(f->dir));
-	(void)snprintf(f->path, sizeof(f->path), "%s/mmolove.conf", f->dir);
-	clear_mmolove_environment();
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	clear_mmolove_environment();
-	remove_tree(f->dir);
-	free(f);
-	return 0;
-}
+static struct fixture_spec spec = { sizeof(struct fixture), "mmolove.conf" };
 
 /* Loads text as the configuration file. */
 static int
@@ -49,8 +26,8 @@ load(struct fixture *f, const char *text)
 {
 	int rc;
 
-	write_file(f->path, text, strlen(text));
-	assert_int_equal(setenv("MMOLOVE_CONFIG", f->path, 1), 0);
+	write_file(f->tmp.path, text, strlen(text));
+	assert_int_equal(setenv("MMOLOVE_CONFIG", f->tmp.path, 1), 0);
 	f->err[0] = '\0';
 	rc = config_load(&f->cfg, f->err, sizeof(f->err));
 	trace("load: %d %s\n", rc, f->err);
@@ -67,7 +44,7 @@ test_defaults(void **state)
 
 	assert_int_equal(load(f, ""), 0);
 	assert_true(c->file_found);
-	assert_string_equal(c->path, f->path);
+	assert_string_equal(c->path, f->tmp.path);
 	assert_string_equal(c->secret_file, "");
 	assert_string_equal(c->grant, "");
 	assert_string_equal(c->state_dir, "/var/lib/mmolove");
@@ -160,7 +137,7 @@ test_unknown_key(void **state)
 	assert_int_equal(load(f, "# ok\ntolerance = 5\ntolerence = 5\n"), -1);
 	assert_non_null(strstr(f->err, "tolerence"));
 	assert_non_null(strstr(f->err, ":3:"));
-	assert_non_null(strstr(f->err, f->path));
+	assert_non_null(strstr(f->err, f->tmp.path));
 	/* Keys are case-sensitive; a line without '=' is an error too. */
 	assert_int_equal(load(f, "Tolerance = 5\n"), -1);
 	assert_non_null(strstr(f->err, ":1:"));
@@ -244,12 +221,12 @@ test_missing_file(void **state)
 	struct fixture *f = *state;
 	char missing[400];
 
-	(void)snprintf(missing, sizeof(missing), "%s/no-such.conf", f->dir);
+	(void)snprintf(missing, sizeof(missing), "%s/no-such.conf", f->tmp.dir);
 	assert_int_equal(setenv("MMOLOVE_CONFIG", missing, 1), 0);
 	assert_int_equal(config_load(&f->cfg, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, missing));
 	/* A directory is not a configuration file either. */
-	assert_int_equal(setenv("MMOLOVE_CONFIG", f->dir, 1), 0);
+	assert_int_equal(setenv("MMOLOVE_CONFIG", f->tmp.dir, 1), 0);
 	assert_int_equal(config_load(&f->cfg, f->err, sizeof(f->err)), -1);
 }
 
@@ -277,8 +254,8 @@ test_nul_and_size(void **state)
 	char *big;
 	size_t len = 70000, i;
 
-	write_file(f->path, nul, sizeof(nul) - 1);
-	assert_int_equal(setenv("MMOLOVE_CONFIG", f->path, 1), 0);
+	write_file(f->tmp.path, nul, sizeof(nul) - 1);
+	assert_int_equal(setenv("MMOLOVE_CONFIG", f->tmp.path, 1), 0);
 	assert_int_equal(config_load(&f->cfg, f->err, sizeof(f->err)), -1);
 	/* A file of comments far larger than any configuration. */
 	big = malloc(len + 1);
@@ -294,22 +271,15 @@ int
 run_config_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_every_key, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_booleans, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_key, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_values, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_environment_overrides,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_file, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_long_line, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_nul_and_size, setup,
-		    teardown),
+		env_fixture_test(test_defaults, &spec),
+		env_fixture_test(test_every_key, &spec),
+		env_fixture_test(test_booleans, &spec),
+		env_fixture_test(test_unknown_key, &spec),
+		env_fixture_test(test_bad_values, &spec),
+		env_fixture_test(test_environment_overrides, &spec),
+		env_fixture_test(test_missing_file, &spec),
+		env_fixture_test(test_long_line, &spec),
+		env_fixture_test(test_nul_and_size, &spec),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -40,14 +40,23 @@ expect_hmac(const void *key, size_t keylen, const char *data,
 	assert_memory_equal(mac, want, DIGEST_LEN);
 }
 
+/* expect_hmac() with a key of keylen bytes, each of them byte. */
+static void
+expect_hmac_filled(unsigned char byte, size_t keylen, const char *data,
+    const char *want_hex)
+{
+	unsigned char key[131];
+
+	assert_true(keylen <= sizeof(key));
+	memset(key, byte, keylen);
+	expect_hmac(key, keylen, data, want_hex);
+}
+
 static void
 test_rfc4231_case1(void **state)
 {
-	unsigned char key[20];
-
 	(void)state;
-	memset(key, 0x0b, sizeof(key));
-	expect_hmac(key, sizeof(key), "Hi There",
+	expect_hmac_filled(0x0b, 20, "Hi There",
 	    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 }
 
@@ -62,11 +71,8 @@ test_rfc4231_case2(void **state)
 static void
 test_rfc4231_case6(void **state)
 {
-	unsigned char key[131];
-
 	(void)state;
-	memset(key, 0xaa, sizeof(key));
-	expect_hmac(key, sizeof(key),
+	expect_hmac_filled(0xaa, 131,
 	    "Test Using Larger Than Block-Size Key - Hash Key First",
 	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
@@ -74,11 +80,8 @@ test_rfc4231_case6(void **state)
 static void
 test_rfc4231_case7(void **state)
 {
-	unsigned char key[131];
-
 	(void)state;
-	memset(key, 0xaa, sizeof(key));
-	expect_hmac(key, sizeof(key),
+	expect_hmac_filled(0xaa, 131,
 	    "This is a test using a larger than block-size key and a larger "
 	    "than block-size data. The key needs to be hashed before being "
 	    "used by the HMAC algorithm.",

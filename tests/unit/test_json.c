@@ -240,86 +240,101 @@ unescape(const char *s, size_t cap, unsigned char *out, size_t *outlen)
 	return rc;
 }
 
-static void
-expect_unescape(const char *s, const char *want, size_t wantlen)
-{
-	unsigned char out[64];
-	size_t outlen;
-
-	if (unescape(s, 64, out, &outlen) != 0 || outlen != wantlen ||
-	    memcmp(out, want, wantlen) != 0)
-		fail_msg("unescaping %s", s);
-}
+/* A string body and its bytes once unescaped. */
+struct unescape_case {
+	const char	*s;
+	const char	*want;
+	size_t		 wantlen;
+};
 
 static void
-expect_unescape_error(const char *s)
+expect_unescapes(const struct unescape_case *c, size_t n)
 {
 	unsigned char out[64];
-	size_t outlen;
+	size_t i, outlen;
 
-	if (unescape(s, 64, out, &outlen) != -1)
-		fail_msg("unescaped %s", s);
+	for (i = 0; i < n; i++)
+		if (unescape(c[i].s, 64, out, &outlen) != 0 ||
+		    outlen != c[i].wantlen ||
+		    memcmp(out, c[i].want, c[i].wantlen) != 0)
+			fail_msg("unescaping %s", c[i].s);
 }
 
 static void
 test_unescape_simple(void **state)
 {
+	static const struct unescape_case cases[] = {
+		{ "", "", 0 },
+		{ "plain", "plain", 5 },
+		{ "\\\"", "\"", 1 },
+		{ "\\\\", "\\", 1 },
+		{ "\\/", "/", 1 },
+		{ "\\b", "\b", 1 },
+		{ "\\f", "\f", 1 },
+		{ "\\n", "\n", 1 },
+		{ "\\r", "\r", 1 },
+		{ "\\t", "\t", 1 },
+		{ "a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti",
+		    "a\"b\\c/d\be\ff\ng\rh\ti", 17 },
+		/* Raw UTF-8 passes through untouched. */
+		{ "\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9", 5 },
+	};
+
 	(void)state;
-	expect_unescape("", "", 0);
-	expect_unescape("plain", "plain", 5);
-	expect_unescape("\\\"", "\"", 1);
-	expect_unescape("\\\\", "\\", 1);
-	expect_unescape("\\/", "/", 1);
-	expect_unescape("\\b", "\b", 1);
-	expect_unescape("\\f", "\f", 1);
-	expect_unescape("\\n", "\n", 1);
-	expect_unescape("\\r", "\r", 1);
-	expect_unescape("\\t", "\t", 1);
-	expect_unescape("a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti",
-	    "a\"b\\c/d\be\ff\ng\rh\ti", 17);
-	/* Raw UTF-8 passes through untouched. */
-	expect_unescape("\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9", 5);
+	expect_unescapes(cases, nitems(cases));
 }
 
 static void
 test_unescape_unicode(void **state)
 {
+	static const struct unescape_case cases[] = {
+		{ "\\u0041", "A", 1 },
+		{ "\\u00e9", "\xc3\xa9", 2 },
+		{ "\\u00E9", "\xc3\xa9", 2 },
+		{ "\\u07ff", "\xdf\xbf", 2 },
+		{ "\\u0800", "\xe0\xa0\x80", 3 },
+		{ "\\u20AC", "\xe2\x82\xac", 3 },
+		{ "\\uffff", "\xef\xbf\xbf", 3 },
+		{ "\\ud83d\\ude00", "\xf0\x9f\x98\x80", 4 },
+		{ "\\uD83D\\uDE00", "\xf0\x9f\x98\x80", 4 },
+		{ "\\ud800\\udc00", "\xf0\x90\x80\x80", 4 },
+		{ "\\udbff\\udfff", "\xf4\x8f\xbf\xbf", 4 },
+		/* \u0000 is a NUL byte, and it is counted. */
+		{ "\\u0000", "\0", 1 },
+		{ "a\\u0000b", "a\0b", 3 },
+	};
+
 	(void)state;
-	expect_unescape("\\u0041", "A", 1);
-	expect_unescape("\\u00e9", "\xc3\xa9", 2);
-	expect_unescape("\\u00E9", "\xc3\xa9", 2);
-	expect_unescape("\\u07ff", "\xdf\xbf", 2);
-	expect_unescape("\\u0800", "\xe0\xa0\x80", 3);
-	expect_unescape("\\u20AC", "\xe2\x82\xac", 3);
-	expect_unescape("\\uffff", "\xef\xbf\xbf", 3);
-	expect_unescape("\\ud83d\\ude00", "\xf0\x9f\x98\x80", 4);
-	expect_unescape("\\uD83D\\uDE00", "\xf0\x9f\x98\x80", 4);
-	expect_unescape("\\ud800\\udc00", "\xf0\x90\x80\x80", 4);
-	expect_unescape("\\udbff\\udfff", "\xf4\x8f\xbf\xbf", 4);
-	/* \u0000 is a NUL byte, and it is counted. */
-	expect_unescape("\\u0000", "\0", 1);
-	expect_unescape("a\\u0000b", "a\0b", 3);
+	expect_unescapes(cases, nitems(cases));
 }
 
 static void
 test_unescape_errors(void **state)
 {
+	static const char *const bad[] = {
+		"\\ud83d",		/* lone high */
+		"\\ud83dx",
+		"\\ud83d\\n",
+		"\\ud83d\\u0041",	/* high, then not low */
+		"\\ud83d\\ud83d",
+		"\\ud83d\\ude0",
+		"\\ude00",		/* lone low */
+		"\\udfff\\ud83d",
+		"\\x",
+		"\\",
+		"a\\",
+		"\\u12",
+		"\\u",
+		"\\u12G4",
+		"\\U0041",
+	};
+	unsigned char out[64];
+	size_t i, outlen;
+
 	(void)state;
-	expect_unescape_error("\\ud83d");		/* lone high */
-	expect_unescape_error("\\ud83dx");
-	expect_unescape_error("\\ud83d\\n");
-	expect_unescape_error("\\ud83d\\u0041");	/* high, then not low */
-	expect_unescape_error("\\ud83d\\ud83d");
-	expect_unescape_error("\\ud83d\\ude0");
-	expect_unescape_error("\\ude00");		/* lone low */
-	expect_unescape_error("\\udfff\\ud83d");
-	expect_unescape_error("\\x");
-	expect_unescape_error("\\");
-	expect_unescape_error("a\\");
-	expect_unescape_error("\\u12");
-	expect_unescape_error("\\u");
-	expect_unescape_error("\\u12G4");
-	expect_unescape_error("\\U0041");
+	for (i = 0; i < nitems(bad); i++)
+		if (unescape(bad[i], 64, out, &outlen) != -1)
+			fail_msg("unescaped %s", bad[i]);
 }
 
 static void

@@ -18,8 +18,7 @@
 #include "../../src/ledger.h"
 
 struct fixture {
-	char		 dir[256];
-	char		 state_dir[300];
+	struct temp_fixture tmp;	/* tmp.path: the state_dir */
 	char		 err[400];
 	struct ledger	 ledger;
 };
@@ -27,12 +26,8 @@ struct fixture {
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = temp_fixture_new(sizeof(*f), "state");
 
-	assert_non_null(f);
-	make_temp_dir(f->dir, sizeof(f->dir));
-	(void)snprintf(f->state_dir, sizeof(f->state_dir), "%s/state",
-	    f->dir);
 	f->ledger.dirfd = -1;
 	*state = f;
 	return 0;
@@ -44,8 +39,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	ledger_close(&f->ledger);
-	remove_tree(f->dir);
-	free(f);
+	temp_fixture_free(f);
 	return 0;
 }
 
@@ -53,7 +47,7 @@ static void
 open_ledger(struct fixture *f)
 {
 	f->err[0] = '\0';
-	assert_int_equal(ledger_open(&f->ledger, f->state_dir, f->err,
+	assert_int_equal(ledger_open(&f->ledger, f->tmp.path, f->err,
 	    sizeof(f->err)), 0);
 	assert_true(f->ledger.dirfd >= 0);
 }
@@ -89,7 +83,7 @@ record_path(struct fixture *f, const char *key, char *path, size_t size)
 	char name[DIGEST_HEX_LEN + 1];
 
 	ledger_name(key, name);
-	(void)snprintf(path, size, "%s/votes/%s", f->state_dir, name);
+	(void)snprintf(path, size, "%s/votes/%s", f->tmp.path, name);
 }
 
 static void
@@ -99,11 +93,11 @@ test_open_creates_dirs(void **state)
 	char votes[400];
 	mode_t mode;
 
-	assert_false(is_dir(f->state_dir, &mode));
+	assert_false(is_dir(f->tmp.path, &mode));
 	open_ledger(f);
-	assert_true(is_dir(f->state_dir, &mode));
+	assert_true(is_dir(f->tmp.path, &mode));
 	assert_int_equal(mode, 0700);
-	(void)snprintf(votes, sizeof(votes), "%s/votes", f->state_dir);
+	(void)snprintf(votes, sizeof(votes), "%s/votes", f->tmp.path);
 	assert_true(is_dir(votes, &mode));
 	assert_int_equal(mode, 0700);
 	/* Opening again finds them. */
@@ -118,13 +112,13 @@ test_open_fails(void **state)
 	struct fixture *f = *state;
 	char path[400];
 
-	(void)snprintf(path, sizeof(path), "%s/missing/state", f->dir);
+	(void)snprintf(path, sizeof(path), "%s/missing/state", f->tmp.dir);
 	assert_int_equal(ledger_open(&f->ledger, path, f->err,
 	    sizeof(f->err)), -1);
 	assert_true(f->err[0] != '\0');
 	assert_int_equal(f->ledger.dirfd, -1);
 	/* state_dir is a file. */
-	(void)snprintf(path, sizeof(path), "%s/file", f->dir);
+	(void)snprintf(path, sizeof(path), "%s/file", f->tmp.dir);
 	write_file(path, "x", 1);
 	assert_int_equal(ledger_open(&f->ledger, path, f->err,
 	    sizeof(f->err)), -1);
@@ -240,6 +234,26 @@ assert_same_record(const struct ledger_record *a,
 }
 
 static void
+write_record(struct fixture *f, struct claim *c,
+    const struct ledger_record *rec)
+{
+	assert_int_equal(ledger_write(&f->ledger, c, rec, f->err,
+	    sizeof(f->err)), 0);
+}
+
+/* rec's vote, claimed afresh, reads back as rec. */
+static void
+expect_read_back(struct fixture *f, const struct ledger_record *rec)
+{
+	struct ledger_record back;
+	struct claim c;
+
+	assert_int_equal(claim(f, rec->vote.key, 0, &c, &back), CLAIM_HELD);
+	assert_same_record(rec, &back);
+	ledger_release(&c);
+}
+
+static void
 test_write_and_read_back(void **state)
 {
 	struct fixture *f = *state;
@@ -251,13 +265,9 @@ test_write_and_read_back(void **state)
 	sample_record(&rec);
 	assert_int_equal(claim(f, rec.vote.key, 0, &c, &back), CLAIM_HELD);
 	assert_int_equal(back.state, STATE_NONE);
-	assert_int_equal(ledger_write(&f->ledger, &c, &rec, f->err,
-	    sizeof(f->err)), 0);
+	write_record(f, &c, &rec);
 	ledger_release(&c);
-
-	assert_int_equal(claim(f, rec.vote.key, 0, &c, &back), CLAIM_HELD);
-	assert_same_record(&rec, &back);
-	ledger_release(&c);
+	expect_read_back(f, &rec);
 
 	/* Every state, and a legacy vote, round-trips too. */
 	for (s = STATE_NONE; s <= STATE_QUEUED; s++) {
@@ -267,13 +277,9 @@ test_write_and_read_back(void **state)
 		rec.vote.account_linked = FLAG_TRUE;
 		assert_int_equal(claim(f, rec.vote.key, 0, &c, &back),
 		    CLAIM_HELD);
-		assert_int_equal(ledger_write(&f->ledger, &c, &rec, f->err,
-		    sizeof(f->err)), 0);
+		write_record(f, &c, &rec);
 		ledger_release(&c);
-		assert_int_equal(claim(f, rec.vote.key, 0, &c, &back),
-		    CLAIM_HELD);
-		assert_same_record(&rec, &back);
-		ledger_release(&c);
+		expect_read_back(f, &rec);
 	}
 }
 
@@ -290,69 +296,77 @@ test_rewrite_shorter(void **state)
 	memset(rec.vote.username, 'u', EVENT_NAME_MAX);
 	rec.vote.username[EVENT_NAME_MAX] = '\0';
 	assert_int_equal(claim(f, rec.vote.key, 0, &c, &back), CLAIM_HELD);
-	assert_int_equal(ledger_write(&f->ledger, &c, &rec, f->err,
-	    sizeof(f->err)), 0);
+	write_record(f, &c, &rec);
 	/* Written again, shorter, under the same claim. */
 	(void)snprintf(rec.vote.username, sizeof(rec.vote.username), "u");
 	rec.state = STATE_PAID;
-	assert_int_equal(ledger_write(&f->ledger, &c, &rec, f->err,
-	    sizeof(f->err)), 0);
+	write_record(f, &c, &rec);
 	ledger_release(&c);
-	assert_int_equal(claim(f, rec.vote.key, 0, &c, &back), CLAIM_HELD);
-	assert_same_record(&rec, &back);
-	ledger_release(&c);
+	expect_read_back(f, &rec);
 }
 
-static enum vote_state
-state_of_file(struct fixture *f, const char *key, const char *text)
+/* A record file a test writes by hand, and the state it must read as. */
+struct record_case {
+	const char	*name;
+	const char	*text;
+	enum vote_state	 want;
+};
+
+static void
+expect_state_of_file(struct fixture *f, const struct record_case *rc)
 {
 	struct ledger_record rec;
 	struct claim c;
 	char path[400];
 
-	record_path(f, key, path, sizeof(path));
-	write_file(path, text, strlen(text));
-	assert_int_equal(claim(f, key, 0, &c, &rec), CLAIM_HELD);
+	record_path(f, "post:t", path, sizeof(path));
+	write_file(path, rc->text, strlen(rc->text));
+	if (claim(f, "post:t", 0, &c, &rec) != CLAIM_HELD)
+		fail_msg("%s: not claimed: %s", rc->name, f->err);
 	ledger_release(&c);
-	return rec.state;
+	if (rec.state != rc->want)
+		fail_msg("%s: state %d, want %d", rc->name, (int)rec.state,
+		    (int)rc->want);
 }
 
 static void
 test_torn_and_foreign_records(void **state)
 {
+	static const struct record_case cases[] = {
+		/* The hand-written record is right when whole... */
+		{ "whole", "mmolove-vote 1\nstate=paid\nkey=post:t\n"
+		    "future_field=1\nend\n", STATE_PAID },
+		/* ...and unpaid when its end line is missing or cut. */
+		{ "no end", "mmolove-vote 1\nstate=paid\nkey=post:t\n",
+		    STATE_NONE },
+		{ "end cut", "mmolove-vote 1\nstate=paid\nkey=post:t\nen",
+		    STATE_NONE },
+		{ "end unterminated",
+		    "mmolove-vote 1\nstate=paid\nkey=post:t\nend", STATE_NONE },
+		{ "state cut", "mmolove-vote 1\nstate=pa", STATE_NONE },
+		{ "header only", "mmolove-vote 1\n", STATE_NONE },
+		{ "empty", "", STATE_NONE },
+		/* Foreign or damaged content. */
+		{ "foreign", "hello\nend\n", STATE_NONE },
+		{ "version 2", "mmolove-vote 2\nstate=paid\nend\n",
+		    STATE_NONE },
+		{ "bad state", "mmolove-vote 1\nstate=bogus\nend\n",
+		    STATE_NONE },
+		{ "bad time", "mmolove-vote 1\nstate=paid\ntime=12x\nend\n",
+		    STATE_NONE },
+		{ "no equals", "mmolove-vote 1\nstate=paid\nno equals sign\n"
+		    "end\n", STATE_NONE },
+		/* A new record over a longer old one, cut before its end. */
+		{ "over a longer one", "mmolove-vote 1\nstate=paid\nend\n"
+		    "key=post:t-and-more-of-the-old-record\nend\n",
+		    STATE_NONE },
+	};
 	struct fixture *f = *state;
+	size_t i;
 
 	open_ledger(f);
-	/* The hand-written record is right when whole... */
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=paid\nkey=post:t\nfuture_field=1\nend\n"), STATE_PAID);
-	/* ...and unpaid when its end line is missing or cut. */
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=paid\nkey=post:t\n"), STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=paid\nkey=post:t\nen"), STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=paid\nkey=post:t\nend"), STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=pa"), STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"),
-	    STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", ""), STATE_NONE);
-	/* Foreign or damaged content. */
-	assert_int_equal(state_of_file(f, "post:t", "hello\nend\n"),
-	    STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 2\n"
-	    "state=paid\nend\n"), STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=bogus\nend\n"), STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=paid\ntime=12x\nend\n"), STATE_NONE);
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=paid\nno equals sign\nend\n"), STATE_NONE);
-	/* A new record written over a longer old one, cut before its end. */
-	assert_int_equal(state_of_file(f, "post:t", "mmolove-vote 1\n"
-	    "state=paid\nend\nkey=post:t-and-more-of-the-old-record\nend\n"),
-	    STATE_NONE);
+	for (i = 0; i < nitems(cases); i++)
+		expect_state_of_file(f, &cases[i]);
 }
 
 static void

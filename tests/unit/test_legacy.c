@@ -22,15 +22,6 @@
 #define SIG_0	"0000000000000000000000000000000000000000000000000000000000000000"
 #define Q_P1	"username=PlayerOne&ts=1733500000&sig=" SIG_P1
 
-static void
-secrets_of(struct secret_set *set, const char *a, const char *b)
-{
-	memset(set, 0, sizeof(*set));
-	hmac_key_init(&set->keys[set->count++], a, strlen(a));
-	if (b != NULL)
-		hmac_key_init(&set->keys[set->count++], b, strlen(b));
-}
-
 static enum legacy_result
 parse(const char *query, struct legacy_query *q)
 {

@@ -14,21 +14,49 @@
 static void
 default_config(struct config *cfg)
 {
-	char dir[256], path[300], err[512];
+	struct temp_fixture *t = temp_fixture_new(sizeof(*t), "empty.conf");
+	char err[512];
 
-	make_temp_dir(dir, sizeof(dir));
-	(void)snprintf(path, sizeof(path), "%s/empty.conf", dir);
-	write_file(path, "", 0);
+	write_file(t->path, "", 0);
 	clear_mmolove_environment();
-	assert_int_equal(setenv("MMOLOVE_CONFIG", path, 1), 0);
+	assert_int_equal(setenv("MMOLOVE_CONFIG", t->path, 1), 0);
 	assert_int_equal(config_load(cfg, err, sizeof(err)), 0);
 	clear_mmolove_environment();
-	remove_tree(dir);
+	temp_fixture_free(t);
+}
+
+/* A streak_day and the points it is worth. */
+struct reward_case {
+	long long	 streak_day;
+	long		 want;
+};
+
+/* reward_for() of each case's streak_day; a wrong one is named. */
+static void
+expect_rewards(const struct config *cfg, const struct reward_case *c,
+    size_t n)
+{
+	size_t i;
+	long got;
+
+	for (i = 0; i < n; i++)
+		if ((got = reward_for(cfg, c[i].streak_day)) != c[i].want)
+			fail_msg("reward_for(%lld) = %ld, want %ld",
+			    c[i].streak_day, got, c[i].want);
 }
 
 static void
 test_reward_defaults(void **state)
 {
+	static const struct reward_case cases[] = {
+		{ 0, 100 }, { 1, 100 }, { 3, 100 }, { 6, 100 }, { 7, 300 },
+		{ 14, 300 }, { 29, 100 }, { 30, 1100 }, { 35, 300 },
+		{ 60, 1100 },
+		/* A multiple of both 7 and 30: the monthly bonus alone. */
+		{ 210, 1100 }, { 420, 1100 },
+		/* Not positive: no streak info, the base. */
+		{ -7, 100 }, { -30, 100 }, { 999999999999999LL, 100 },
+	};
 	struct config cfg;
 
 	(void)state;
@@ -36,28 +64,18 @@ test_reward_defaults(void **state)
 	assert_int_equal(cfg.reward_base, 100);
 	assert_int_equal(cfg.reward_weekly, 200);
 	assert_int_equal(cfg.reward_monthly, 1000);
-	assert_int_equal(reward_for(&cfg, 0), 100);
-	assert_int_equal(reward_for(&cfg, 1), 100);
-	assert_int_equal(reward_for(&cfg, 3), 100);
-	assert_int_equal(reward_for(&cfg, 6), 100);
-	assert_int_equal(reward_for(&cfg, 7), 300);
-	assert_int_equal(reward_for(&cfg, 14), 300);
-	assert_int_equal(reward_for(&cfg, 29), 100);
-	assert_int_equal(reward_for(&cfg, 30), 1100);
-	assert_int_equal(reward_for(&cfg, 35), 300);
-	assert_int_equal(reward_for(&cfg, 60), 1100);
-	/* A multiple of both 7 and 30: the monthly bonus alone. */
-	assert_int_equal(reward_for(&cfg, 210), 1100);
-	assert_int_equal(reward_for(&cfg, 420), 1100);
-	/* Not positive: no streak info, the base. */
-	assert_int_equal(reward_for(&cfg, -7), 100);
-	assert_int_equal(reward_for(&cfg, -30), 100);
-	assert_int_equal(reward_for(&cfg, 999999999999999LL), 100);
+	expect_rewards(&cfg, cases, nitems(cases));
 }
 
 static void
 test_reward_custom(void **state)
 {
+	static const struct reward_case small[] = {
+		{ 0, 5 }, { 7, 12 }, { 30, 16 }, { 210, 16 }, { 8, 5 },
+	};
+	static const struct reward_case monthly_only[] = {
+		{ 7, 0 }, { 30, 1000000000 },
+	};
 	struct config cfg;
 
 	(void)state;
@@ -65,16 +83,11 @@ test_reward_custom(void **state)
 	cfg.reward_base = 5;
 	cfg.reward_weekly = 7;
 	cfg.reward_monthly = 11;
-	assert_int_equal(reward_for(&cfg, 0), 5);
-	assert_int_equal(reward_for(&cfg, 7), 12);
-	assert_int_equal(reward_for(&cfg, 30), 16);
-	assert_int_equal(reward_for(&cfg, 210), 16);
-	assert_int_equal(reward_for(&cfg, 8), 5);
+	expect_rewards(&cfg, small, nitems(small));
 	cfg.reward_base = 0;
 	cfg.reward_weekly = 0;
 	cfg.reward_monthly = 1000000000;
-	assert_int_equal(reward_for(&cfg, 7), 0);
-	assert_int_equal(reward_for(&cfg, 30), 1000000000);
+	expect_rewards(&cfg, monthly_only, nitems(monthly_only));
 }
 
 static void

@@ -26,42 +26,19 @@ same_key(const struct hmac_key *key, const char *raw)
 }
 
 struct fixture {
-	char	 dir[256];
-	char	 path[300];
+	struct temp_fixture tmp;	/* tmp.path: the secret_file */
 	char	 err[400];
 	struct secret_set set;
 };
 
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	make_temp_dir(f->dir, sizeof(f->dir));
-	(void)snprintf(f->path, sizeof(f->path), "%s/secret", f->dir);
-	clear_mmolove_environment();
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	clear_mmolove_environment();
-	remove_tree(f->dir);
-	free(f);
-	return 0;
-}
+static struct fixture_spec spec = { sizeof(struct fixture), "secret" };
 
 static int
 load_file(struct fixture *f, const char *text)
 {
-	write_file(f->path, text, strlen(text));
+	write_file(f->tmp.path, text, strlen(text));
 	f->err[0] = '\0';
-	return secret_load(&f->set, f->path, f->err, sizeof(f->err));
+	return secret_load(&f->set, f->tmp.path, f->err, sizeof(f->err));
 }
 
 static void
@@ -105,7 +82,7 @@ test_file_problems(void **state)
 	assert_null(strstr(f->err, "sssss"));
 	free(big);
 
-	(void)snprintf(missing, sizeof(missing), "%s/none", f->dir);
+	(void)snprintf(missing, sizeof(missing), "%s/none", f->tmp.dir);
 	assert_int_equal(secret_load(&f->set, missing, f->err,
 	    sizeof(f->err)), -1);
 	assert_int_equal(secret_load(&f->set, NULL, f->err, sizeof(f->err)),
@@ -120,17 +97,17 @@ test_environment(void **state)
 	struct fixture *f = *state;
 
 	/* The variable wins over the file, and is gone once read. */
-	write_file(f->path, "from-file\n", 10);
+	write_file(f->tmp.path, "from-file\n", 10);
 	assert_int_equal(setenv("MMOLOVE_CALLBACK_SECRET", " from-env ", 1),
 	    0);
-	assert_int_equal(secret_load(&f->set, f->path, f->err,
+	assert_int_equal(secret_load(&f->set, f->tmp.path, f->err,
 	    sizeof(f->err)), 0);
 	assert_int_equal(f->set.count, 1);
 	assert_true(same_key(&f->set.keys[0], "from-env"));
 	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
 
 	assert_int_equal(setenv("MMOLOVE_CALLBACK_SECRET", "", 1), 0);
-	assert_int_equal(secret_load(&f->set, f->path, f->err,
+	assert_int_equal(secret_load(&f->set, f->tmp.path, f->err,
 	    sizeof(f->err)), -1);
 	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
 }
@@ -139,12 +116,9 @@ int
 run_secret_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_file_rotation, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_file_problems, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_environment, setup,
-		    teardown),
+		env_fixture_test(test_file_rotation, &spec),
+		env_fixture_test(test_file_problems, &spec),
+		env_fixture_test(test_environment, &spec),
 	};
 
 	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);

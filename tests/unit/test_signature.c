@@ -25,15 +25,6 @@
 #define V1_OLD	"b7784573efb8ef2f9b44cbbdc81b3b9479706055bd929b6ec0e60c634bbb84f3"
 #define V1_ZERO	"0000000000000000000000000000000000000000000000000000000000000000"
 
-static void
-secrets_of(struct secret_set *set, const char *a, const char *b)
-{
-	memset(set, 0, sizeof(*set));
-	hmac_key_init(&set->keys[set->count++], a, strlen(a));
-	if (b != NULL)
-		hmac_key_init(&set->keys[set->count++], b, strlen(b));
-}
-
 static enum signature_result
 parse(const char *header, struct signature_header *sig)
 {

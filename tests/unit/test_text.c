@@ -230,40 +230,52 @@ test_json_escape_appends_at_used(void **state)
 	assert_string_equal(buf, "x=\\\"y\\\"z");
 }
 
+/* An append into too small a buffer, and what it leaves there. */
+struct cut_case {
+	const char	*name;
+	const char	*s;
+	size_t		 len;
+	size_t		 cap;
+	bool		 ok;
+	const char	*want;
+};
+
 static void
-test_json_escape_truncates(void **state)
+expect_cut(const struct cut_case *c)
 {
 	char out[64];
 	size_t used;
+	bool ok = escape(c->s, c->len, c->cap, out, &used);
+
+	if (ok != c->ok || strcmp(out, c->want) != 0 ||
+	    used != strlen(c->want))
+		fail_msg("%s: %s \"%s\" (%zu bytes), want %s \"%s\"", c->name,
+		    ok ? "true" : "false", out, used, c->ok ? "true" : "false",
+		    c->want);
+}
+
+static void
+test_json_escape_truncates(void **state)
+{
+	static const struct cut_case cases[] = {
+		{ "exactly fits, with the NUL", "abc", 3, 4, true, "abc" },
+		{ "one byte short", "abcd", 4, 4, false, "abc" },
+		/* A character or an escape is never split. */
+		{ "two-byte cut", "abc\xc3\xa9", 5, 5, false, "abc" },
+		{ "two-byte fits", "abc\xc3\xa9", 5, 6, true, "abc\xc3\xa9" },
+		{ "four-byte cut", "a\xf0\x9f\x98\x80", 5, 5, false, "a" },
+		{ "escaped quote cut", "a\"", 2, 3, false, "a" },
+		{ "\\u escape cut", "a\x01", 2, 7, false, "a" },
+		{ "\\u escape fits", "a\x01", 2, 8, true, "a\\u0001" },
+		{ "U+FFFD cut", "a\xff", 2, 7, false, "a" },
+		{ "no room at all", "a", 1, 1, false, "" },
+	};
+	char out[64];
+	size_t i, used;
 
 	(void)state;
-	/* Exactly fits, with the NUL. */
-	assert_true(escape("abc", 3, 4, out, &used));
-	assert_string_equal(out, "abc");
-	/* One byte short. */
-	assert_false(escape("abcd", 4, 4, out, &used));
-	assert_string_equal(out, "abc");
-	/* A two-byte character is never split. */
-	assert_false(escape("abc\xc3\xa9", 5, 5, out, &used));
-	assert_string_equal(out, "abc");
-	assert_int_equal(used, 3);
-	assert_true(escape("abc\xc3\xa9", 5, 6, out, &used));
-	assert_int_equal(used, 5);
-	/* Nor a four-byte one. */
-	assert_false(escape("a\xf0\x9f\x98\x80", 5, 5, out, &used));
-	assert_string_equal(out, "a");
-	/* Nor an escape. */
-	assert_false(escape("a\"", 2, 3, out, &used));
-	assert_string_equal(out, "a");
-	assert_false(escape("a\x01", 2, 7, out, &used));
-	assert_string_equal(out, "a");
-	assert_true(escape("a\x01", 2, 8, out, &used));
-	assert_string_equal(out, "a\\u0001");
-	assert_false(escape("a\xff", 2, 7, out, &used));
-	assert_string_equal(out, "a");
-	/* No room at all. */
-	assert_false(escape("a", 1, 1, out, &used));
-	assert_int_equal(used, 0);
+	for (i = 0; i < nitems(cases); i++)
+		expect_cut(&cases[i]);
 	/* Whatever was cut, what is there is still valid UTF-8. */
 	{
 		static const char s[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"

@@ -17,6 +17,8 @@
 
 #include <stdbool.h>
 
+struct secret_set;
+
 int	run_json_tests(void);
 int	run_text_tests(void);
 int	run_digest_tests(void);
@@ -27,6 +29,9 @@ int	run_reward_tests(void);
 int	run_config_tests(void);
 int	run_ledger_tests(void);
 int	run_secret_tests(void);
+
+/* The number of elements of array a, as in OpenBSD's <sys/param.h>. */
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Helpers, in unit_util.c. */
 
@@ -45,6 +50,42 @@ void	make_temp_dir(char *path, size_t size);
 void	remove_tree(const char *path);
 /* Writes len bytes to path (created or truncated, mode 0600). */
 void	write_file(const char *path, const void *data, size_t len);
+
+/*
+ * The first member of a fixture that works in a fresh temporary
+ * directory: dir, and path, a name in it that is not yet created.
+ */
+struct temp_fixture {
+	char	 dir[256];
+	char	 path[300];
+};
+
+/*
+ * A zeroed fixture of size bytes that starts with a struct temp_fixture,
+ * its dir made and its path dir/name.
+ */
+void	*temp_fixture_new(size_t size, const char *name);
+/* Removes the fixture's directory with all in it, and frees it. */
+void	 temp_fixture_free(void *fixture);
+
+/* The size of a temp fixture, and the name of its path. */
+struct fixture_spec {
+	size_t		 size;
+	const char	*name;
+};
+
+/*
+ * cmocka set-up and tear-down of a temp fixture made to the spec given as
+ * the test's initial state, with no MMOLOVE_* variable set around it.
+ */
+int	env_fixture_setup(void **state);
+int	env_fixture_teardown(void **state);
+#define env_fixture_test(t, spec)					\
+	cmocka_unit_test_prestate_setup_teardown(t, env_fixture_setup,	\
+	    env_fixture_teardown, spec)
+
+/* A set of the secret a, then b unless NULL, as secret_load() keeps them. */
+void	secrets_of(struct secret_set *set, const char *a, const char *b);
 
 /* printf to stdout, only when UNIT_VERBOSE is set in the environment. */
 void	trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
