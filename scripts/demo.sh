@@ -18,8 +18,24 @@ for cmd in lighttpd spawn-fcgi curl sqlite3 jq python3; do
 	    { echo "demo: $cmd is missing (make deps)" >&2; exit 1; }
 done
 
+# Never serve as root: as root, everything runs as nobody, from a
+# directory of its own under /tmp, because the checkout may sit where
+# nobody cannot reach it (/root, a 0700 home); build/demo links to it.
+user=$(id -un)
+old=$(readlink "$demo" 2>/dev/null || true)
+case $old in /tmp/mmolove-demo.*) rm -rf "$old" ;; esac
 rm -rf "$demo"
+if [ "$(id -u)" = 0 ]; then
+	user=nobody
+	run=$(mktemp -d /tmp/mmolove-demo.XXXXXX)
+	chmod 755 "$run"
+	mkdir -p "$top/build"
+	ln -s "$run" "$demo"
+	demo=$run
+fi
 mkdir -p "$demo/state"
+cp "$bin" "$demo/mmolove.cgi"
+bin=$demo/mmolove.cgi
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$demo/secret"
 chmod 600 "$demo/secret"
 sed "s|@SQLITE_DB@|$demo/state/points.sqlite|" "$top/scripts/grant-sqlite" \
@@ -32,12 +48,7 @@ state_dir = $demo/state
 log = $demo/state/mmolove.log
 EOF
 
-# Never serve as root: as root, everything runs as nobody.
-user=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-	user=nobody
-	chown -R nobody "$demo"
-fi
+[ "$user" = "$(id -un)" ] || chown -R "$user" "$demo"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$demo/lighttpd.conf" <<EOF
 server.document-root = "$demo"
