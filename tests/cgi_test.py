@@ -6,13 +6,11 @@
 Every test runs the binary as a real CGI process (environment + stdin),
 with its own config file, secret, state_dir, audit log and a recording
 grant program written into a fresh temporary directory.  Python 3 stdlib
-only; needs `openssl` and `jq` on PATH.  Prints `ok - name` or
-`FAIL - name: reason` per test and ends with one line `N passed, M failed`
-(exit status 1 when M > 0).
+only (and tests/testlib.py); needs `openssl` and `jq` on PATH.  Prints
+`ok - name` or `FAIL - name: reason` per test and ends with one line
+`N passed, M failed` (exit status 1 when M > 0).
 """
 
-import argparse
-import glob
 import hashlib
 import hmac
 import json
@@ -23,62 +21,21 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import urllib.parse
 import uuid
 
-BINARY = None
-KEEP = False
-CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
+import testlib
+from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, ZERO_ID, Fail, as_bytes,
+                     baseline_fds, body_meta, check, eq, new_hid, now,
+                     parse_cgi, pid_gone, poll, sha256_hex, sign_py, test)
+
 # The web server's PATH: deliberately not the one the grant must get.
 CGI_PATH = "/nonexistent/evil/bin:/usr/local/bin:/usr/bin:/bin"
-ZERO_ID = "00000000-0000-0000-0000-000000000000"
 OUTCOMES = {"paid", "duplicate", "test", "ignored", "refused", "grant_failed",
             "grant_timeout", "unauthorized", "bad_request", "too_large",
             "length_required", "method_not_allowed", "config_error", "busy",
             "queued"}
-AUTO = object()
-DROP = object()
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: expected %r, got %r" % (what, want, got))
-
-
-def now():
-    return int(time.time())
-
-
-def new_hid(prefix="h"):
-    return "%s_%s" % (prefix, uuid.uuid4().hex[:16])
-
-
-def sha256_hex(b):
-    if isinstance(b, str):
-        b = b.encode("utf-8")
-    return hashlib.sha256(b).hexdigest()
-
-
-def as_bytes(x):
-    return x if isinstance(x, bytes) else str(x).encode("utf-8")
-
-
-def sign_py(secret, t, body):
-    """v1 = hex(HMAC_SHA256(secret, t + "." + body)) with Python's hmac."""
-    return hmac.new(as_bytes(secret), as_bytes(t) + b"." + as_bytes(body),
-                    hashlib.sha256).hexdigest()
 
 
 def sign_openssl(secret, t, body):
@@ -97,297 +54,20 @@ def hmac_legacy(secret, username, ts):
                     hashlib.sha256).hexdigest()
 
 
-def pid_gone(pid):
-    """True when pid no longer runs (absent, or a zombie)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    except OSError:
-        return True
-    state = st.rsplit(")", 1)[-1].split()[0]
-    return state in ("Z", "X")
+class Resp(testlib.Resp):
+    """A CGI process's answer, with its exit status and stdout pipe."""
 
-
-def poll(pred, bound=5.0, step=0.02):
-    """Polls pred() until true or bound seconds pass; returns its last value."""
-    end = time.monotonic() + bound
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
-
-
-# ---------------------------------------------------------------- responses
-
-class Resp:
     def __init__(self):
-        self.status = None
-        self.reason = ""
-        self.headers = {}
-        self.body = b""
-        self.raw = b""
-        self.stderr = b""
+        super().__init__()
         self.rc = None
-        self.error = None
-        self.logs = []
-        self.runs_before = 0
-        self.elapsed = 0.0
         self.stdout_ino = None
-
-    def header(self, name):
-        v = self.headers.get(name.lower())
-        return v[0] if v else None
-
-    def __repr__(self):
-        return "<status %r body %r>" % (self.status, self.body[:80])
-
-
-def parse_cgi(raw):
-    r = Resp()
-    r.raw = raw
-    m = re.search(rb"\r?\n\r?\n", raw)
-    if not m:
-        r.error = "no blank line ending the CGI headers"
-        return r
-    head, r.body = raw[:m.start()], raw[m.end():]
-    for line in re.split(rb"\r?\n", head):
-        name, colon, val = line.partition(b":")
-        if not colon or not name.strip() or name != name.strip():
-            r.error = "malformed header line %r" % line
-            return r
-        r.headers.setdefault(name.decode("latin-1").lower(), []).append(
-            val.strip().decode("latin-1"))
-    st = r.headers.get("status")
-    if not st:
-        r.error = "no Status: header"
-        return r
-    if len(st) != 1:
-        r.error = "several Status: headers"
-        return r
-    m = re.match(r"^([1-5][0-9][0-9])(?: (.*))?$", st[0])
-    if not m:
-        r.error = "bad Status: value %r" % st[0]
-        return r
-    r.status = int(m.group(1))
-    r.reason = m.group(2) or ""
-    return r
-
-
-def status_matches(got, want):
-    if got is None:
-        return False
-    if isinstance(want, int):
-        return got == want
-    if want == "5xx":
-        return 500 <= got <= 599
-    if want == "4xx":
-        return 400 <= got <= 499
-    return got in want
-
-
-# ------------------------------------------------------------ grant records
-
-GRANT_SCRIPT = r"""#!/bin/sh
-R='@REC@'
-d=$(mktemp -d "$R/run.XXXXXXXX") || exit 99
-find /proc/$$/fd/ -mindepth 1 -maxdepth 1 -fprintf "$d/fds" '%f %l\n'
-date +%s%N > "$d/when"
-echo $$ > "$d/pid"
-cat /proc/$$/cmdline > "$d/cmdline"
-cat /proc/$$/environ > "$d/environ"
-cat /proc/$$/stat > "$d/stat"
-cat /proc/$$/status > "$d/status"
-readlink /proc/$$/fd/0 > "$d/stdin"
-cat /proc/$PPID/comm > "$d/parent" 2>/dev/null
-printf '%s\n' "$2" >> "$R/count"
-act=$(cat "$R/action" 2>/dev/null)
-case "$act" in
-exit\ *) exit "${act#exit }" ;;
-kill) kill -9 $$ ;;
-output) echo "GRANT-STDOUT-MARKER $2"; echo "GRANT-STDERR-MARKER $2" >&2; exit 0 ;;
-bigoutput) head -c 300000 /dev/zero | tr '\0' 'x'; head -c 300000 /dev/zero | tr '\0' 'y' >&2; exit 0 ;;
-env) env; exit 0 ;;
-slow) sleep 1; exit 0 ;;
-daemon) sleep 300 & echo $! > "$R/bgpid"; exit 0 ;;
-hang)
-	sleep 300 & echo $! > "$R/bgpid"
-	sleep 299 & echo $! > "$R/fgpid"
-	wait $!
-	exit 0 ;;
-*) exit 0 ;;
-esac
-"""
-
-
-class Run:
-    pass
-
-
-def read_run(d):
-    def rd(name):
-        try:
-            with open(os.path.join(d, name), "rb") as f:
-                return f.read()
-        except OSError:
-            return b""
-    r = Run()
-    r.dir = d
-    cmd = rd("cmdline").split(b"\0")
-    if cmd and cmd[-1] == b"":
-        cmd = cmd[:-1]
-    cmd = [c.decode("utf-8", "surrogateescape") for c in cmd]
-    # shebang: [/bin/sh, <path given to execve>, args...]
-    r.path = cmd[1] if len(cmd) > 1 else None
-    r.argv = cmd[2:]
-    envb = rd("environ").split(b"\0")
-    r.env_list = [e.decode("utf-8", "surrogateescape") for e in envb if e]
-    r.env = {}
-    for e in r.env_list:
-        k, _, v = e.partition("=")
-        r.env[k] = v
-    r.environ_raw = rd("environ")
-    r.fds = {}
-    for line in rd("fds").decode("utf-8", "replace").splitlines():
-        n, _, target = line.partition(" ")
-        if n.isdigit():
-            r.fds[int(n)] = target
-    r.stdin = rd("stdin").decode().strip()
-    r.parent = rd("parent").decode().strip()
-    try:
-        r.pid = int(rd("pid").decode().strip() or "0")
-    except ValueError:
-        r.pid = 0
-    r.sig = {}
-    for line in rd("status").decode("utf-8", "replace").splitlines():
-        k, _, v = line.partition(":")
-        if k in ("SigIgn", "SigBlk"):
-            r.sig[k] = int(v.strip(), 16)
-    st = rd("stat").decode("utf-8", "replace")
-    fields = st.rsplit(")", 1)[-1].split()
-    r.pgid = int(fields[2]) if len(fields) > 2 else None
-    r.sid = int(fields[3]) if len(fields) > 3 else None
-    try:
-        r.when = int(rd("when").decode().strip() or "0")
-    except ValueError:
-        r.when = 0
-    return r
-
-
-BASELINE_FDS = None
-
-
-def baseline_fds():
-    """The fds our grant shell shows when started with only 0, 1, 2 open
-    (dash keeps its script and a /dev/null above 9), with the script's own
-    path written as <script>."""
-    global BASELINE_FDS
-    if BASELINE_FDS is not None:
-        return BASELINE_FDS
-    d = tempfile.mkdtemp(prefix="mmolove_baseline_")
-    try:
-        rec = os.path.join(d, "rec")
-        os.mkdir(rec)
-        g = os.path.join(d, "grant")
-        with open(g, "w") as f:
-            f.write(GRANT_SCRIPT.replace("@REC@", rec))
-        os.chmod(g, 0o755)
-        subprocess.run([g, "u", "h", "1"], env={"PATH": CLEAN_PATH},
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, close_fds=True, timeout=20)
-        runs = glob.glob(os.path.join(rec, "run.*"))
-        check(len(runs) == 1, "baseline grant did not run")
-        r = read_run(runs[0])
-        BASELINE_FDS = {n: ("<script>" if t == g else t)
-                        for n, t in r.fds.items() if n > 2}
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-    return BASELINE_FDS
 
 
 # ------------------------------------------------------------------ the env
 
-class Env:
-    """One installation: config, secret, state_dir, log and grant."""
+class Env(testlib.Env):
+    """An installation the binary serves as a CGI process per request."""
 
-    def __init__(self, ctx, secrets=None, cfg=None, action="exit 0",
-                 secret_file=True):
-        self.ctx = ctx
-        self.dir = tempfile.mkdtemp(prefix="mmolove_%s_" % ctx.name[:40])
-        os.chmod(self.dir, 0o755)
-        self.secret = "sec-" + uuid.uuid4().hex + "-Zz9"
-        self.secrets = list(secrets) if secrets else [self.secret]
-        self.secret = self.secrets[0]
-        self.sensitive = set(s for s in self.secrets if s)
-        self.secret_path = os.path.join(self.dir, "secret")
-        if secret_file:
-            self.write_secret(self.secrets)
-        self.rec = os.path.join(self.dir, "rec")
-        os.mkdir(self.rec)
-        self.grant = os.path.join(self.dir, "grant.sh")
-        with open(self.grant, "w") as f:
-            f.write(GRANT_SCRIPT.replace("@REC@", self.rec))
-        os.chmod(self.grant, 0o755)
-        self.set_action(action)
-        self.state = os.path.join(self.dir, "state")
-        os.mkdir(self.state, 0o700)
-        self.log = os.path.join(self.dir, "audit.log")
-        self.config_path = os.path.join(self.dir, "mmolove.conf")
-        self.cfg = {"secret_file": self.secret_path if secret_file else None,
-                    "grant": self.grant, "state_dir": self.state,
-                    "log": self.log, "allow_root": "yes"}
-        if cfg:
-            self.cfg.update(cfg)
-        self.write_config()
-        self._log_off = 0
-        self.requests = 0
-
-    # -- setup
-    def write_secret(self, lines, mode=0o600):
-        with open(self.secret_path, "w") as f:
-            f.write("".join(s + "\n" for s in lines))
-        os.chmod(self.secret_path, mode)
-
-    def write_config(self, **over):
-        self.cfg.update(over)
-        lines = ["# mmolove test config (%s)" % self.ctx.name, ""]
-        for k, v in self.cfg.items():
-            if v is None or v is DROP:
-                continue
-            lines.append("%s = %s" % (k, v))
-        lines.append("# end")
-        with open(self.config_path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-
-    def set_action(self, action):
-        with open(os.path.join(self.rec, "action"), "w") as f:
-            f.write(action + "\n")
-
-    # -- bodies and signatures
-    def body(self, **fields):
-        d = {"event": "heart.counted", "server_id": "srv_123",
-             "username": "PlayerOne", "heart_id": new_hid(),
-             "period": "2026-06", "timestamp": now()}
-        for k, v in fields.items():
-            if v is DROP:
-                d.pop(k, None)
-            else:
-                d[k] = v
-        return json.dumps(d, ensure_ascii=False,
-                          separators=(",", ":")).encode("utf-8")
-
-    def sig(self, t, body, secret=None):
-        v = sign_py(secret if secret is not None else self.secret, t, body)
-        self.sensitive.add(v)
-        return v
-
-    def header(self, body, t=None, secret=None):
-        t = str(now() if t is None else t)
-        return "t=%s,v1=%s" % (t, self.sig(t, body, secret))
-
-    # -- running
     def cgi_env(self, method="POST"):
         return {"PATH": CGI_PATH, "GATEWAY_INTERFACE": "CGI/1.1",
                 "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
@@ -418,12 +98,7 @@ class Env:
             for v in re.findall(r"v1\s*=\s*([^,\s]+)", header):
                 if len(v) >= 16:
                     self.sensitive.add(v)
-        if method in ("POST", "PUT", "PATCH"):
-            env["CONTENT_TYPE"] = "application/json"
-        if cl is AUTO:
-            cl = str(len(body)) if method in ("POST", "PUT", "PATCH") else None
-        if cl is not None:
-            env["CONTENT_LENGTH"] = cl
+        body_meta(env, body, method, cl)
         if event_header is AUTO:
             try:
                 event_header = json.loads(body).get("event")
@@ -450,8 +125,8 @@ class Env:
         self.requests += 1
         before = self.run_count()
         t0 = time.monotonic()
-        p = subprocess.Popen(list(wrapper) + [BINARY] + list(args), env=env,
-                             cwd=self.dir, stdin=subprocess.PIPE,
+        argv = list(wrapper) + [OPTS.binary] + list(args)
+        p = subprocess.Popen(argv, env=env, cwd=self.dir, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              close_fds=True, pass_fds=pass_fds,
                              preexec_fn=preexec_fn)
@@ -466,7 +141,7 @@ class Env:
             r.raw, r.stderr = out, err
             r.logs = self.new_logs()
             return r
-        r = parse_cgi(out)
+        r = parse_cgi(out, Resp())
         r.stderr = err
         r.rc = p.returncode
         r.runs_before = before
@@ -482,76 +157,11 @@ class Env:
             env.pop("MMOLOVE_CONFIG")
         if extra_env:
             env.update(extra_env)
-        p = subprocess.run([BINARY] + list(args), env=env, cwd=self.dir,
+        p = subprocess.run([OPTS.binary] + list(args), env=env, cwd=self.dir,
                            input=as_bytes(stdin), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, close_fds=True,
                            timeout=timeout)
         return p
-
-    # -- observations
-    def new_logs(self):
-        try:
-            with open(self.log, "rb") as f:
-                f.seek(self._log_off)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        # only whole lines
-        end = data.rfind(b"\n") + 1
-        data = data[:end]
-        self._log_off += end
-        out = []
-        for line in data.split(b"\n"):
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line.decode("utf-8")))
-            except Exception as e:
-                out.append({"__unparsable__": repr(line[:200]),
-                            "__error__": str(e)})
-        return out
-
-    def run_count(self):
-        try:
-            with open(os.path.join(self.rec, "count"), "rb") as f:
-                return f.read().count(b"\n")
-        except FileNotFoundError:
-            return 0
-
-    def runs(self):
-        rs = [read_run(d) for d in glob.glob(os.path.join(self.rec, "run.*"))]
-        rs.sort(key=lambda r: (r.when, r.dir))
-        return rs
-
-    def last_run(self):
-        rs = self.runs()
-        check(rs, "no grant run recorded")
-        return rs[-1]
-
-    @property
-    def votes(self):
-        return os.path.join(self.state, "votes")
-
-    def vote_files(self):
-        try:
-            return sorted(os.listdir(self.votes))
-        except FileNotFoundError:
-            return []
-
-    def ledger(self, key):
-        """key=value lines of the vote's file, or None when absent."""
-        path = os.path.join(self.votes, sha256_hex(key))
-        try:
-            with open(path, "rb") as f:
-                data = f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return None
-        d = {}
-        for line in data.splitlines():
-            k, eqs, v = line.partition("=")
-            if eqs:
-                d.setdefault(k.strip(), v)
-        return d
 
     def settled_votes(self):
         """Names of vote files recorded as paid or refused."""
@@ -566,123 +176,35 @@ class Env:
                 out.append(n)
         return out
 
-    def state_of(self, key):
-        d = self.ledger(key)
-        if d is None:
-            return None
-        return d.get("state")
-
-    def expect_paid(self, key):
-        st = self.state_of(key)
-        eq(st, "paid", "ledger state of %r" % key)
-
-    def expect_unpaid(self, key):
-        st = self.state_of(key)
-        check(st not in ("paid", "refused"),
-              "ledger: vote %r recorded as %r, expected unpaid" % (key, st))
-
-    def expect(self, r, status, outcome=None, ran=0, log=True):
-        """Status, grant runs since the request started, one log line."""
-        if r.error:
-            raise Fail("bad CGI answer (%s): stdout=%r stderr=%r" % (
-                r.error, r.raw[:300], r.stderr[:300]))
+    def log_problems(self, data, objs):
+        """Every field of every line has its type, outcome and mode are
+        known values, and jq reads the file as one value a line."""
         problems = []
-        if not status_matches(r.status, status):
-            problems.append("status %r, expected %r (body %r, log %s)" % (
-                r.status, status, r.body[:100],
-                json.dumps(r.logs)[:400]))
-        runs = self.run_count() - r.runs_before
-        if runs != ran:
-            problems.append("grant ran %d times, expected %d" % (runs, ran))
-        ct = r.header("content-type")
-        if not ct or not ct.startswith("text/plain"):
-            problems.append("Content-Type %r, expected text/plain" % ct)
-        text = r.body.strip()
-        if b"\n" in text or len(text) > 300:
-            problems.append("body is not one short line: %r" % r.body[:200])
-        for s in self.sensitive:
-            if as_bytes(s) in r.raw:
-                problems.append("response leaks a secret or signature")
-            elif as_bytes(s) in r.stderr:
-                problems.append("stderr (the server's error log) leaks a "
-                                "secret or signature")
-        if b"GRANT-STDOUT-MARKER" in r.raw or b"GRANT-STDERR-MARKER" in r.raw:
-            problems.append("grant output reached the HTTP response")
-        line = None
-        if log:
-            if len(r.logs) != 1:
-                problems.append("expected 1 new log line, got %d: %r" % (
-                    len(r.logs), r.logs[:3]))
-            else:
-                line = r.logs[0]
-                if line.get("status") != r.status:
-                    problems.append("log status %r != HTTP status %r" % (
-                        line.get("status"), r.status))
-                if outcome is not None:
-                    ok = line.get("outcome") in (
-                        outcome if isinstance(outcome, (tuple, set, list))
-                        else (outcome,))
-                    if not ok:
-                        problems.append("log outcome %r, expected %r "
-                                        "(reason %r)" % (
-                                            line.get("outcome"), outcome,
-                                            line.get("reason")))
-                if line.get("remote") != "127.0.0.1":
-                    problems.append("log remote %r" % line.get("remote"))
-        if problems:
-            raise Fail("; ".join(problems))
-        return line
-
-    # -- end-of-test invariants
-    def check_log_file(self):
-        problems = []
-        try:
-            with open(self.log, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        if self.requests and not data:
-            problems.append("audit log empty after %d requests" % self.requests)
-        if data and not data.endswith(b"\n"):
-            problems.append("audit log ends with a partial line")
-        for s in self.sensitive:
-            if as_bytes(s) in data:
-                problems.append("audit log contains a secret or a signature "
-                                "(%s...)" % s[:8])
-        lines = [l for l in data.split(b"\n") if l]
         types = {"time": (str,), "mode": (str,), "event": (str, type(None)),
                  "heart_id": (str, type(None)),
                  "username": (str, type(None)), "outcome": (str,),
                  "status": (int,), "reward": (int,), "remote": (str,),
                  "duration_ms": (int,), "reason": (str,),
                  "grant_exit": (int, type(None)), "grant_output": (str,)}
-        for i, l in enumerate(lines):
-            try:
-                o = json.loads(l.decode("utf-8"))
-            except Exception as e:
-                problems.append("log line %d is not JSON (%s): %r" % (
-                    i + 1, e, l[:200]))
-                continue
-            if not isinstance(o, dict):
-                problems.append("log line %d is not an object" % (i + 1))
-                continue
+        for n, o in objs:
             for k, ty in types.items():
                 if k not in o:
-                    problems.append("log line %d lacks %r" % (i + 1, k))
+                    problems.append("log line %d lacks %r" % (n, k))
                 elif isinstance(o[k], bool) or not isinstance(o[k], ty):
                     problems.append("log line %d: %r has type %s" % (
-                        i + 1, k, type(o[k]).__name__))
+                        n, k, type(o[k]).__name__))
             if o.get("outcome") not in OUTCOMES:
                 problems.append("log line %d: unknown outcome %r" % (
-                    i + 1, o.get("outcome")))
+                    n, o.get("outcome")))
             if o.get("mode") not in ("post", "legacy", ""):
-                problems.append("log line %d: mode %r" % (i + 1, o.get("mode")))
+                problems.append("log line %d: mode %r" % (n, o.get("mode")))
             if isinstance(o.get("time"), str) and not o["time"]:
-                problems.append("log line %d: empty time" % (i + 1))
+                problems.append("log line %d: empty time" % n)
             if isinstance(o.get("duration_ms"), int) and o["duration_ms"] < 0:
-                problems.append("log line %d: negative duration" % (i + 1))
+                problems.append("log line %d: negative duration" % n)
             if len(problems) > 6:
                 break
+        lines = [l for l in data.split(b"\n") if l]
         if lines:
             p = subprocess.run(["jq", "-e", "-c", "."], input=data,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -692,40 +214,7 @@ class Env:
             elif len([l for l in p.stdout.split(b"\n") if l]) != len(lines):
                 problems.append("jq sees %d values in %d lines" % (
                     len([l for l in p.stdout.split(b"\n") if l]), len(lines)))
-        if problems:
-            raise Fail("audit log: " + "; ".join(problems[:6]))
-
-    def check_ledger_names(self, hostile=()):
-        names = self.vote_files()
-        bad = [n for n in names if not re.match(r"^[0-9a-f]{64}$", n)]
-        check(not bad, "votes/ holds names that are not a SHA-256 hex: %r"
-              % bad[:5])
-        for h in hostile:
-            for n in names:
-                check(h not in n, "a votes/ name contains heart_id %r" % h)
-
-    def check_runs_clean(self):
-        """Every recorded grant run: no secret in argv or env."""
-        for r in self.runs():
-            for s in self.sensitive:
-                if as_bytes(s) in r.environ_raw or \
-                        any(s in a for a in r.argv):
-                    raise Fail("a grant saw a secret or signature in its "
-                               "argv or environment")
-
-    def cleanup(self):
-        for name in ("bgpid", "fgpid"):
-            try:
-                with open(os.path.join(self.rec, name)) as f:
-                    pid = int(f.read().strip())
-                if not pid_gone(pid):
-                    os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-        if not KEEP:
-            subprocess.run(["chmod", "-R", "u+rwX", self.dir],
-                           stderr=subprocess.DEVNULL)
-            shutil.rmtree(self.dir, ignore_errors=True)
+        return problems
 
 
 def expected_env(body_obj, reward, mode="post", heart_id=None):
@@ -751,51 +240,6 @@ def expected_env(body_obj, reward, mode="post", heart_id=None):
     return e
 
 
-# ----------------------------------------------------------------- context
-
-class Ctx:
-    def __init__(self, name):
-        self.name = name
-        self.errors = []
-        self.envs = []
-        self.notes = []
-
-    def env(self, **kw):
-        e = Env(self, **kw)
-        self.envs.append(e)
-        return e
-
-    def case(self, label):
-        ctx = self
-
-        class _Case:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, et, ev, tb):
-                if et is None:
-                    return False
-                if et is Fail:
-                    ctx.errors.append("[%s] %s" % (label, ev))
-                    return True
-                if issubclass(et, Exception):
-                    ctx.errors.append("[%s] %s: %s" % (label, et.__name__, ev))
-                    return True
-                return False
-        return _Case()
-
-    def note(self, msg):
-        self.notes.append(msg)
-
-
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
 def check_grant_run(e, run, argv, env_expected, r=None):
     """argv, exact environment, stdin, fds, process group of one run."""
     eq(run.path, e.grant, "grant program path")
@@ -810,13 +254,7 @@ def check_grant_run(e, run, argv, env_expected, r=None):
                  if k in run.env and run.env[k] != env_expected[k]}
         raise Fail("grant environment: extra %r, missing %r, wrong %r" % (
             extra, missing, wrong))
-    eq(run.stdin, "/dev/null", "grant stdin")
-    base = baseline_fds()
-    extra = {n: ("<script>" if t == e.grant else t)
-             for n, t in run.fds.items() if n > 2}
-    check(0 in run.fds and 1 in run.fds and 2 in run.fds,
-          "grant lacks one of fds 0-2: %r" % run.fds)
-    eq(extra, base, "grant fds beyond 0-2 (compared with a clean start)")
+    e.check_fds(run)
     if r is not None and r.stdout_ino is not None:
         check(run.fds.get(1) != "pipe:[%d]" % r.stdout_ino and
               run.fds.get(2) != "pipe:[%d]" % r.stdout_ino,
@@ -1951,22 +1389,19 @@ def ledger_names_hostile_ids(ctx):
 
 # ------------------------------------------------------------- concurrency
 
-def _burst(e, body, n, hdr):
-    env = e.cgi_env("POST")
-    env.update({"CONTENT_TYPE": "application/json",
-                "CONTENT_LENGTH": str(len(body)),
-                "HTTP_X_MMOLOVE_SIGNATURE": hdr,
-                "HTTP_X_MMOLOVE_EVENT": "heart.counted"})
+def _burst_run(e, argv, env, data, n):
+    """n processes of argv, answers parsed.  Each blocks reading stdin
+    until all are started, then gets data (the barrier)."""
     procs = []
     try:
         for _ in range(n):
             procs.append(subprocess.Popen(
-                [BINARY], env=env, cwd=e.dir, stdin=subprocess.PIPE,
+                argv, env=env, cwd=e.dir, stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 close_fds=True))
-        # the barrier: every process is started and blocked on stdin
         for p in procs:
-            p.stdin.write(body)
+            p.stdin.write(data)
+            p.stdin.flush()
         for p in procs:
             p.stdin.close()
         out = []
@@ -1983,45 +1418,61 @@ def _burst(e, body, n, hdr):
                 p.wait()
 
 
+def _burst(e, body, n, hdr):
+    env = e.cgi_env("POST")
+    env.update({"CONTENT_TYPE": "application/json",
+                "CONTENT_LENGTH": str(len(body)),
+                "HTTP_X_MMOLOVE_SIGNATURE": hdr,
+                "HTTP_X_MMOLOVE_EVENT": "heart.counted"})
+    return _burst_run(e, [OPTS.binary], env, body, n)
+
+
+def _burst_problems(resps, runs, logs):
+    """One delivery sent by a burst: one grant run and one paid line; the
+    others duplicates, or busy with a 5xx."""
+    statuses = [r.status for r in resps]
+    problems = []
+    if runs != 1:
+        problems.append("grant ran %d times" % runs)
+    bad = [s for s in statuses if not (s == 200 or (s and 500 <= s < 600))]
+    if bad:
+        problems.append("statuses %r" % sorted(set(bad), key=str))
+    if 200 not in statuses:
+        problems.append("no 200")
+    errs = [r.error for r in resps if r.error]
+    if errs:
+        problems.append("bad answers: %r" % errs[:2])
+    if len(logs) != len(resps):
+        problems.append("%d log lines for %d requests" % (
+            len(logs), len(resps)))
+    outcomes = [l.get("outcome") for l in logs]
+    if outcomes.count("paid") != 1:
+        problems.append("%d 'paid' log lines" % outcomes.count("paid"))
+    odd = set(outcomes) - {"paid", "duplicate", "busy"}
+    if odd:
+        problems.append("outcomes %r" % odd)
+    return problems
+
+
 @test
 def concurrency_64_x_50(ctx):
     e = ctx.env()
     total = 0
-    for rnd in range(ROUNDS):
+    for rnd in range(OPTS.rounds):
         hid = new_hid("conc%d" % rnd)
         body = e.body(heart_id=hid)
         hdr = e.header(body)
         before = e.run_count()
         resps = _burst(e, body, 64, hdr)
         total += 64
-        statuses = [r.status for r in resps]
         runs = e.run_count() - before
-        logs = e.new_logs()
-        problems = []
-        if runs != 1:
-            problems.append("grant ran %d times" % runs)
-        bad = [s for s in statuses if not (s == 200 or (s and 500 <= s < 600))]
-        if bad:
-            problems.append("statuses %r" % sorted(set(bad), key=str))
-        if 200 not in statuses:
-            problems.append("no 200")
-        errs = [r.error for r in resps if r.error]
-        if errs:
-            problems.append("bad answers: %r" % errs[:2])
-        if len(logs) != 64:
-            problems.append("%d log lines for 64 requests" % len(logs))
-        outcomes = [l.get("outcome") for l in logs]
-        if outcomes.count("paid") != 1:
-            problems.append("%d 'paid' log lines" % outcomes.count("paid"))
-        odd = set(outcomes) - {"paid", "duplicate", "busy"}
-        if odd:
-            problems.append("outcomes %r" % odd)
+        problems = _burst_problems(resps, runs, e.new_logs())
         if e.state_of("post:" + hid) != "paid":
             problems.append("ledger state %r" % e.state_of("post:" + hid))
         if problems:
             raise Fail("round %d: %s" % (rnd, "; ".join(problems)))
-    eq(e.run_count(), ROUNDS, "total grant runs")
-    eq(len(e.vote_files()), ROUNDS, "ledger files")
+    eq(e.run_count(), OPTS.rounds, "total grant runs")
+    eq(len(e.vote_files()), OPTS.rounds, "ledger files")
 
 
 @test
@@ -2094,9 +1545,9 @@ def run_stdin_open(e, env, data, bound=10.0):
     """Runs the CGI, writes data to stdin but never closes it (as a web
     server may keep the pipe open); returns (stdout, finished_in_time)."""
     import select
-    p = subprocess.Popen([BINARY], env=env, cwd=e.dir, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         close_fds=True)
+    p = subprocess.Popen([OPTS.binary], env=env, cwd=e.dir,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, close_fds=True)
     out = b""
     done = False
     try:
@@ -3049,66 +2500,23 @@ def _burst_get(e, query, n):
     binary's environment: harmless, the grant's is built fresh)."""
     env = e.cgi_env("GET")
     env["QUERY_STRING"] = query
-    procs = []
-    try:
-        for _ in range(n):
-            procs.append(subprocess.Popen(
-                ["/bin/sh", "-c", 'read -r _ || exit 99; exec "$0"', BINARY],
-                env=env, cwd=e.dir, stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                close_fds=True))
-        # the barrier: every process is started and blocked on stdin
-        for p in procs:
-            p.stdin.write(b"\n")
-            p.stdin.flush()
-        for p in procs:
-            p.stdin.close()
-        out = []
-        for p in procs:
-            raw = p.stdout.read()
-            p.wait(timeout=60)
-            p.stdout.close()
-            out.append(parse_cgi(raw))
-        return out
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    argv = ["/bin/sh", "-c", 'read -r _ || exit 99; exec "$0"', OPTS.binary]
+    return _burst_run(e, argv, env, b"\n", n)
 
 
 @test
 def legacy_concurrency_64(ctx):
     e = ctx.env(cfg={"legacy": "on"})
-    rounds = max(5, ROUNDS // 2)
+    rounds = max(5, OPTS.rounds // 2)
     base = now()
     for rnd in range(rounds):
         user = "Conc \u00d6 %d" % rnd
         ts = str(base - rnd)
         before = e.run_count()
         resps = _burst_get(e, lq2(e, user, ts), 64)
-        statuses = [r.status for r in resps]
         runs = e.run_count() - before
         logs = e.new_logs()
-        problems = []
-        if runs != 1:
-            problems.append("grant ran %d times" % runs)
-        bad = [s for s in statuses if not (s == 200 or (s and 500 <= s < 600))]
-        if bad:
-            problems.append("statuses %r" % sorted(set(bad), key=str))
-        if 200 not in statuses:
-            problems.append("no 200")
-        errs = [r.error for r in resps if r.error]
-        if errs:
-            problems.append("bad answers: %r" % errs[:2])
-        if len(logs) != 64:
-            problems.append("%d log lines for 64 requests" % len(logs))
-        outcomes = [l.get("outcome") for l in logs]
-        if outcomes.count("paid") != 1:
-            problems.append("%d 'paid' log lines" % outcomes.count("paid"))
-        odd = set(outcomes) - {"paid", "duplicate", "busy"}
-        if odd:
-            problems.append("outcomes %r" % odd)
+        problems = _burst_problems(resps, runs, logs)
         modes = set(l.get("mode") for l in logs)
         if modes != {"legacy"}:
             problems.append("log modes %r" % modes)
@@ -3370,84 +2778,11 @@ def secrets_never_leak(ctx):
 
 # ------------------------------------------------------------------- runner
 
-def run_test(fn):
-    ctx = Ctx(fn.__name__)
-    err = None
-    try:
-        fn(ctx)
-    except Fail as ex:
-        err = str(ex)
-    except Exception as ex:
-        err = "%s: %s\n%s" % (type(ex).__name__, ex,
-                              "".join(traceback.format_exc().splitlines(True)
-                                      [-6:]))
-    for e in ctx.envs:
-        try:
-            e.check_log_file()
-            e.check_ledger_names()
-            e.check_runs_clean()
-        except Fail as ex:
-            ctx.errors.append(str(ex))
-        except Exception as ex:
-            ctx.errors.append("%s: %s" % (type(ex).__name__, ex))
-        e.cleanup()
-    errors = ([err] if err else []) + ctx.errors
-    return errors, ctx.notes
-
-
-ROUNDS = 50
-
-
-def main():
-    global BINARY, KEEP, ROUNDS
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--binary", default="./mmolove.cgi")
+def options(ap):
     ap.add_argument("--rounds", type=int, default=50,
                     help="rounds of the 64-process concurrency test "
                     "(fewer for slow sanitizer builds)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directories")
-    ap.add_argument("-k", dest="only", action="append", default=[],
-                    help="run only tests whose name contains this")
-    a = ap.parse_args()
-    BINARY = os.path.abspath(a.binary)
-    KEEP = a.keep
-    ROUNDS = a.rounds
-    passed = failed = 0
-    tests = [t for t in TESTS
-             if not a.only or any(s in t.__name__ for s in a.only)]
-    if not os.access(BINARY, os.X_OK):
-        for t in tests:
-            print("FAIL - %s: binary %s is missing or not executable"
-                  % (t.__name__, BINARY))
-        print("0 passed, %d failed" % len(tests))
-        return 1
-    for tool in ("openssl", "jq"):
-        if shutil.which(tool) is None:
-            print("FAIL - prerequisites: %s is not installed" % tool)
-            print("0 passed, 1 failed")
-            return 1
-    t_start = time.monotonic()
-    for t in tests:
-        t0 = time.monotonic()
-        errors, notes = run_test(t)
-        dt = time.monotonic() - t0
-        for n in notes:
-            print("# %s: %s" % (t.__name__, n))
-        if errors:
-            failed += 1
-            msg = " | ".join(errors)
-            if len(msg) > 3000:
-                msg = msg[:3000] + " ..."
-            print("FAIL - %s: %s" % (t.__name__, msg.replace("\n", " ")))
-        else:
-            passed += 1
-            print("ok - %s (%.1fs)" % (t.__name__, dt))
-        sys.stdout.flush()
-    print("# total %.1fs" % (time.monotonic() - t_start))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(testlib.main(__doc__, Env, options, tools=("openssl", "jq")))

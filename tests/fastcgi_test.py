@@ -12,41 +12,34 @@ The test talks to it with the small FastCGI client below (FCGI_BEGIN_REQUEST
 role RESPONDER keep-conn 0, FCGI_PARAMS with 1- and 4-byte lengths, empty
 PARAMS, FCGI_STDIN chunks, empty STDIN; FCGI_STDOUT read up to
 FCGI_END_REQUEST).  Each test has its own config, secret, state_dir, audit
-log and recording grant script in a fresh temporary directory.
+log and recording grant script in a fresh temporary directory.  -x memory
+skips the memory test, for a sanitizer build, whose allocator keeps freed
+memory in quarantine.
 
-Python 3 stdlib only.  Prints `ok - name` or `FAIL - name: reason` per test,
+Python 3 stdlib only (and tests/testlib.py).  Prints `ok - name` or `FAIL - name: reason` per test,
 `# note: ...` lines for figures, and ends with one line `N passed, M failed`
 (exit status 1 when M > 0).
 """
 
-import argparse
 import errno
-import glob
 import hashlib
 import hmac
 import json
 import os
 import platform
 import pwd
-import re
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import uuid
 
-BINARY = None
-KEEP = False
-REQUESTS = 20000
-CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
-ZERO_ID = "00000000-0000-0000-0000-000000000000"
-AUTO = object()
-DROP = object()
+import testlib
+from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, ZERO_ID, Fail, as_bytes,
+                     body_meta, check, eq, new_hid, now, parse_cgi, pid_gone,
+                     poll, sign_py, test)
 
 # ------------------------------------------------------------ FastCGI bits
 
@@ -65,65 +58,6 @@ FCGI_REQUEST_COMPLETE = 0
 # A parameter name of 128 bytes or more takes the 4-byte length encoding.
 LONG_NAME = "HTTP_X_" + "LONG_HEADER_NAME_" * 8
 LONG_VALUE = "MMOLove-Webhook/1.0 (" + "x" * 200 + ")"
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Fail("%s: expected %r, got %r" % (what, want, got))
-
-
-def now():
-    return int(time.time())
-
-
-def new_hid(prefix="h"):
-    return "%s_%s" % (prefix, uuid.uuid4().hex[:16])
-
-
-def sha256_hex(b):
-    if isinstance(b, str):
-        b = b.encode("utf-8")
-    return hashlib.sha256(b).hexdigest()
-
-
-def as_bytes(x):
-    return x if isinstance(x, bytes) else str(x).encode("utf-8")
-
-
-def sign_py(secret, t, body):
-    """v1 = hex(HMAC_SHA256(secret, t + "." + body)) with Python's hmac."""
-    return hmac.new(as_bytes(secret), as_bytes(t) + b"." + as_bytes(body),
-                    hashlib.sha256).hexdigest()
-
-
-def poll(pred, bound=5.0, step=0.01):
-    """Polls pred() until true or bound seconds pass; returns its value."""
-    end = time.monotonic() + bound
-    while True:
-        v = pred()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
-
-
-def pid_gone(pid):
-    """True when pid no longer runs (absent, or a zombie)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except OSError:
-        return True
-    state = st.rsplit(")", 1)[-1].split()[0]
-    return state in ("Z", "X")
 
 
 def proc_status(pid):
@@ -231,54 +165,23 @@ def fcgi_request(rid, params, body=b"", params_split=None, stdin_split=None,
     return out
 
 
-class Resp:
+class Resp(testlib.Resp):
+    """The CGI response in FCGI_STDOUT, FCGI_STDERR as stderr, and the
+    statuses of FCGI_END_REQUEST."""
+    kind = "FastCGI"
+
     def __init__(self):
-        self.status = None
-        self.reason = ""
-        self.headers = {}
-        self.body = b""
-        self.raw = b""
-        self.fcgi_stderr = b""
+        super().__init__()
         self.app_status = None
         self.protocol_status = None
-        self.error = None
-        self.runs_before = 0
-        self.elapsed = 0.0
 
-    def header(self, name):
-        v = self.headers.get(name.lower())
-        return v[0] if v else None
-
-    def __repr__(self):
-        return "<status %r body %r error %r>" % (self.status, self.body[:80],
-                                                 self.error)
-
-
-def parse_cgi(raw, r):
-    r.raw = raw
-    m = re.search(rb"\r?\n\r?\n", raw)
-    if not m:
-        r.error = "no blank line ending the CGI headers in %r" % raw[:200]
-        return r
-    head, r.body = raw[:m.start()], raw[m.end():]
-    for line in re.split(rb"\r?\n", head):
-        name, colon, val = line.partition(b":")
-        if not colon or not name.strip() or name != name.strip():
-            r.error = "malformed header line %r" % line
-            return r
-        r.headers.setdefault(name.decode("latin-1").lower(), []).append(
-            val.strip().decode("latin-1"))
-    st = r.headers.get("status")
-    if not st or len(st) != 1:
-        r.error = "expected one Status: header, got %r" % st
-        return r
-    m = re.match(r"^([1-5][0-9][0-9])(?: (.*))?$", st[0])
-    if not m:
-        r.error = "bad Status: value %r" % st[0]
-        return r
-    r.status = int(m.group(1))
-    r.reason = m.group(2) or ""
-    return r
+    def framing_problems(self):
+        problems = []
+        if self.protocol_status != FCGI_REQUEST_COMPLETE:
+            problems.append("protocolStatus %r" % self.protocol_status)
+        if self.app_status != 0:
+            problems.append("appStatus %r" % self.app_status)
+        return problems
 
 
 def recv_exact(sock, n, deadline):
@@ -342,7 +245,7 @@ def fcgi_read_response(sock, rid, bound=20.0, want_eof=True):
             else:
                 r.error = "unexpected record type %d" % rtype
                 return r
-        r.fcgi_stderr = b"".join(err)
+        r.stderr = b"".join(err)
         parse_cgi(b"".join(out), r)
         if r.error is None and not stdout_ended:
             r.error = "FCGI_STDOUT not ended by an empty record"
@@ -365,192 +268,24 @@ def fcgi_read_response(sock, rid, bound=20.0, want_eof=True):
     return r
 
 
-# ------------------------------------------------------------ grant records
-
-GRANT_SCRIPT = r"""#!/bin/sh
-R='@REC@'
-d=$(mktemp -d "$R/run.XXXXXXXX") || exit 99
-find /proc/$$/fd/ -mindepth 1 -maxdepth 1 -fprintf "$d/fds" '%f %l\n'
-date +%s%N > "$d/when"
-echo $$ > "$d/pid"
-cat /proc/$$/cmdline > "$d/cmdline"
-cat /proc/$$/environ > "$d/environ"
-cat /proc/$$/status > "$d/status"
-readlink /proc/$$/fd/0 > "$d/stdin"
-printf '%s\n' "$2" >> "$R/count"
-act=$(cat "$R/action" 2>/dev/null)
-case "$act" in
-exit\ *) exit "${act#exit }" ;;
-slow) sleep 1; exit 0 ;;
-slow15) sleep 1.5; exit 0 ;;
-daemon) sleep 300 & echo $! >> "$R/bgpid"; exit 0 ;;
-*) exit 0 ;;
-esac
-"""
-
-
-class Run:
-    pass
-
-
-def read_run(d):
-    def rd(name):
-        try:
-            with open(os.path.join(d, name), "rb") as f:
-                return f.read()
-        except OSError:
-            return b""
-    r = Run()
-    r.dir = d
-    cmd = rd("cmdline").split(b"\0")
-    if cmd and cmd[-1] == b"":
-        cmd = cmd[:-1]
-    cmd = [c.decode("utf-8", "surrogateescape") for c in cmd]
-    # shebang: [/bin/sh, <path given to execve>, args...]
-    r.path = cmd[1] if len(cmd) > 1 else None
-    r.argv = cmd[2:]
-    r.environ_raw = rd("environ")
-    r.env = {}
-    for e in r.environ_raw.split(b"\0"):
-        if e:
-            k, _, v = e.decode("utf-8", "surrogateescape").partition("=")
-            r.env[k] = v
-    r.fds = {}
-    for line in rd("fds").decode("utf-8", "replace").splitlines():
-        n, _, target = line.partition(" ")
-        if n.isdigit():
-            r.fds[int(n)] = target
-    r.stdin = rd("stdin").decode().strip()
-    r.status = {}
-    for line in rd("status").decode("utf-8", "replace").splitlines():
-        k, _, v = line.partition(":")
-        r.status[k] = v.strip()
-    try:
-        r.ppid = int(r.status.get("PPid", "0"))
-    except ValueError:
-        r.ppid = 0
-    try:
-        r.when = int(rd("when").decode().strip() or "0")
-    except ValueError:
-        r.when = 0
-    return r
-
-
-BASELINE_FDS = None
-
-
-def baseline_fds():
-    """The fds our grant shell shows when started with only 0, 1, 2 open
-    (dash keeps its script, and may keep a /dev/null, above 2), with the
-    script's own path written as <script>."""
-    global BASELINE_FDS
-    if BASELINE_FDS is not None:
-        return BASELINE_FDS
-    d = tempfile.mkdtemp(prefix="mmfcgi_base_")
-    try:
-        rec = os.path.join(d, "rec")
-        os.mkdir(rec)
-        g = os.path.join(d, "grant")
-        with open(g, "w") as f:
-            f.write(GRANT_SCRIPT.replace("@REC@", rec))
-        os.chmod(g, 0o755)
-        subprocess.run([g, "u", "h", "1"], env={"PATH": CLEAN_PATH},
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, close_fds=True, timeout=20)
-        runs = glob.glob(os.path.join(rec, "run.*"))
-        check(len(runs) == 1, "baseline grant did not run")
-        r = read_run(runs[0])
-        BASELINE_FDS = {n: ("<script>" if t == g else t)
-                        for n, t in r.fds.items() if n > 2}
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-    return BASELINE_FDS
-
-
 # ------------------------------------------------------------------ the env
 
-class Env:
-    """One installation: config, secret, state_dir, log and grant."""
+class Env(testlib.Env):
+    """An installation served by long-lived workers (Worker)."""
 
-    def __init__(self, ctx, cfg=None, action="exit 0"):
-        self.ctx = ctx
-        # Short prefix: the socket path must fit in sun_path (108 bytes).
-        self.dir = tempfile.mkdtemp(prefix="mmfcgi_")
-        os.chmod(self.dir, 0o755)
-        self.secret = "sec-" + uuid.uuid4().hex + "-Zz9"
-        self.sensitive = {self.secret}
-        self.secret_path = os.path.join(self.dir, "secret")
-        self.write_secret([self.secret])
-        self.rec = os.path.join(self.dir, "rec")
-        os.mkdir(self.rec)
-        self.grant = os.path.join(self.dir, "grant.sh")
-        with open(self.grant, "w") as f:
-            f.write(GRANT_SCRIPT.replace("@REC@", self.rec))
-        os.chmod(self.grant, 0o755)
-        self.set_action(action)
-        self.state = os.path.join(self.dir, "state")
-        os.mkdir(self.state, 0o700)
-        self.log = os.path.join(self.dir, "audit.log")
-        self.config_path = os.path.join(self.dir, "mmolove.conf")
-        # allow_root = yes: CI runs the suite as root, and the binary
-        # refuses to serve as uid 0 without it.  The tests that are about
-        # root (root_refused_*, runs_as_nobody_*) drop it.
-        self.cfg = {"secret_file": self.secret_path, "grant": self.grant,
-                    "state_dir": self.state, "log": self.log,
-                    "allow_root": "yes"}
-        if cfg:
-            self.cfg.update(cfg)
-        self.write_config()
-        self._log_off = 0
-        self.requests = 0
+    def __init__(self, ctx, **kw):
+        super().__init__(ctx, **kw)
         self.workers = []
 
-    def write_secret(self, lines, mode=0o600):
-        with open(self.secret_path, "w") as f:
-            f.write("".join(s + "\n" for s in lines))
-        os.chmod(self.secret_path, mode)
-
-    def write_config(self, **over):
-        self.cfg.update(over)
-        lines = ["# mmolove fastcgi test config (%s)" % self.ctx.name, ""]
-        for k, v in self.cfg.items():
-            if v is None or v is DROP:
-                continue
-            lines.append("%s = %s" % (k, v))
-        tmp = self.config_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, self.config_path)
-
-    def set_action(self, action):
-        with open(os.path.join(self.rec, "action"), "w") as f:
-            f.write(action + "\n")
+    def dir_prefix(self):
+        # Short: the socket path must fit in sun_path (108 bytes).
+        return "mmfcgi_"
 
     def chown_all(self, uid, gid):
         for root, dirs, files in os.walk(self.dir):
             os.chown(root, uid, gid)
             for n in files:
                 os.chown(os.path.join(root, n), uid, gid)
-
-    # -- bodies and signatures
-    def body(self, **fields):
-        d = {"event": "heart.counted", "server_id": "srv_123",
-             "username": "PlayerOne", "heart_id": new_hid(),
-             "period": "2026-06", "timestamp": now()}
-        for k, v in fields.items():
-            if v is DROP:
-                d.pop(k, None)
-            else:
-                d[k] = v
-        return json.dumps(d, separators=(",", ":")).encode("utf-8")
-
-    def header(self, body, t=None, secret=None, remember=True):
-        t = str(now() if t is None else t)
-        v = sign_py(secret if secret is not None else self.secret, t, body)
-        if remember:
-            self.sensitive.add(v)
-        return "t=%s,v1=%s" % (t, v)
 
     def params(self, body, method="POST", header=AUTO, t=None, secret=None,
                cl=AUTO, extra=None, drop=(), query=""):
@@ -565,12 +300,7 @@ class Env:
              "SERVER_NAME": "localhost", "SERVER_PORT": "80",
              "HTTP_HOST": "localhost", "HTTP_USER_AGENT": LONG_VALUE,
              LONG_NAME: "a parameter whose name needs 4 length bytes"}
-        if method in ("POST", "PUT", "PATCH"):
-            p["CONTENT_TYPE"] = "application/json"
-        if cl is AUTO:
-            cl = str(len(body)) if method in ("POST", "PUT", "PATCH") else None
-        if cl is not None:
-            p["CONTENT_LENGTH"] = cl
+        body_meta(p, body, method, cl)
         if header is AUTO and method == "POST":
             header = self.header(body, t, secret)
         if isinstance(header, str):
@@ -587,27 +317,6 @@ class Env:
             p.pop(k, None)
         return list(p.items())
 
-    # -- observations
-    def read_logs(self):
-        try:
-            with open(self.log, "rb") as f:
-                f.seek(self._log_off)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n") + 1
-        self._log_off += end
-        out = []
-        for line in data[:end].split(b"\n"):
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line.decode("utf-8")))
-            except Exception as ex:
-                out.append({"__unparsable__": repr(line[:200]),
-                            "__error__": str(ex)})
-        return out
-
     def wait_logs(self, n=1, bound=10.0, last_status=None):
         """The next n log lines (or, with last_status, every line up to
         one with that status): the worker writes a request's line just
@@ -615,152 +324,33 @@ class Env:
         got = []
 
         def enough():
-            got.extend(self.read_logs())
+            got.extend(self.new_logs())
             if last_status is not None:
                 return got and got[-1].get("status") == last_status
             return len(got) >= n
         poll(enough, bound)
         return got
 
-    def run_count(self):
-        try:
-            with open(os.path.join(self.rec, "count"), "rb") as f:
-                return f.read().count(b"\n")
-        except FileNotFoundError:
-            return 0
+    def answer_logs(self, r, strays, problems):
+        """The one line for r, waited for.  With strays, a connection cut
+        earlier may or may not have produced a line of its own (libfcgi
+        hands over a request whose PARAMS were cut short); it comes
+        before this request's line and must be a refusal."""
+        if not strays:
+            return self.wait_logs(1)
+        logs = self.wait_logs(1, last_status=r.status)
+        for x in logs[:-1]:
+            if not (isinstance(x.get("status"), int) and
+                    x["status"] >= 400 and x.get("grant_exit") is None):
+                problems.append("unexpected line for a cut "
+                                "connection: %r" % x)
+        return logs[-1:]
 
-    def runs(self):
-        rs = [read_run(d) for d in glob.glob(os.path.join(self.rec, "run.*"))]
-        rs.sort(key=lambda r: (r.when, r.dir))
-        return rs
-
-    def last_run(self):
-        rs = self.runs()
-        check(rs, "no grant run recorded")
-        return rs[-1]
-
-    @property
-    def votes(self):
-        return os.path.join(self.state, "votes")
-
-    def vote_files(self):
-        try:
-            return sorted(os.listdir(self.votes))
-        except FileNotFoundError:
-            return []
-
-    def state_of(self, key):
-        """The state= line of a vote's ledger file, None when absent."""
-        path = os.path.join(self.votes, sha256_hex(key))
-        try:
-            with open(path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except FileNotFoundError:
-            return None
-        for line in lines:
-            k, eqs, v = line.partition("=")
-            if eqs and k.strip() == "state":
-                return v.strip()
-        return ""
-
-    def expect_paid(self, hid):
-        eq(self.state_of("post:" + hid), "paid", "ledger state of %r" % hid)
-
-    def expect_unpaid(self, hid):
-        st = self.state_of("post:" + hid)
-        check(st not in ("paid", "refused"),
-              "ledger: vote %r recorded as %r, expected unpaid" % (hid, st))
-
-    def expect(self, r, status, outcome=None, ran=0, remote="127.0.0.1",
-               strays=False):
-        """Status, FastCGI framing, grant runs since the request started,
-        and exactly one new log line."""
-        if r.error:
-            raise Fail("bad FastCGI answer (%s)" % r.error)
-        problems = []
-        if r.status != status:
-            problems.append("status %r, expected %r (body %r)" % (
-                r.status, status, r.body[:100]))
-        if r.protocol_status != FCGI_REQUEST_COMPLETE:
-            problems.append("protocolStatus %r" % r.protocol_status)
-        if r.app_status != 0:
-            problems.append("appStatus %r" % r.app_status)
-        runs = self.run_count() - r.runs_before
-        if runs != ran:
-            problems.append("grant ran %d times, expected %d" % (runs, ran))
-        ct = r.header("content-type")
-        if not ct or not ct.startswith("text/plain"):
-            problems.append("Content-Type %r, expected text/plain" % ct)
-        text = r.body.strip()
-        if b"\n" in text or len(text) > 300:
-            problems.append("body is not one short line: %r" % r.body[:200])
-        for s in self.sensitive:
-            if as_bytes(s) in r.raw or as_bytes(s) in r.fcgi_stderr:
-                problems.append("response leaks a secret or signature")
-        if strays:
-            # A connection cut earlier may or may not have produced a
-            # line of its own (libfcgi hands over a request whose PARAMS
-            # were cut short); it comes before this request's line.
-            logs = self.wait_logs(1, last_status=r.status)
-            for x in logs[:-1]:
-                if not (isinstance(x.get("status"), int) and
-                        x["status"] >= 400 and x.get("grant_exit") is None):
-                    problems.append("unexpected line for a cut "
-                                    "connection: %r" % x)
-            logs = logs[-1:]
-        else:
-            logs = self.wait_logs(1)
-        line = None
-        if len(logs) != 1:
-            problems.append("expected 1 new log line, got %d: %r" % (
-                len(logs), logs[:3]))
-        else:
-            line = logs[0]
-            if line.get("status") != r.status:
-                problems.append("log status %r != FastCGI status %r" % (
-                    line.get("status"), r.status))
-            if outcome is not None and line.get("outcome") != outcome:
-                problems.append("log outcome %r, expected %r (reason %r)" % (
-                    line.get("outcome"), outcome, line.get("reason")))
-            if remote is not None and line.get("remote") != remote:
-                problems.append("log remote %r, expected %r" % (
-                    line.get("remote"), remote))
-        if problems:
-            raise Fail("; ".join(problems))
-        return line
-
-    # -- end-of-test invariants
     def check_files(self):
-        problems = []
-        try:
-            with open(self.log, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        if self.requests and not data:
-            problems.append("audit log empty after %d requests" %
-                            self.requests)
-        if data and not data.endswith(b"\n"):
-            problems.append("audit log ends with a partial line")
-        for s in self.sensitive:
-            if as_bytes(s) in data:
-                problems.append("audit log contains a secret or a "
-                                "signature (%s...)" % s[:8])
-        for i, line in enumerate(data.split(b"\n")):
-            if not line:
-                continue
-            try:
-                o = json.loads(line.decode("utf-8"))
-                check(isinstance(o, dict), "not an object")
-            except Exception as ex:
-                problems.append("log line %d is not a JSON object (%s)" % (
-                    i + 1, ex))
-                break
-        bad = [n for n in self.vote_files()
-               if not re.match(r"^[0-9a-f]{64}$", n)]
-        if bad:
-            problems.append("votes/ holds names that are not SHA-256 hex: "
-                            "%r" % bad[:3])
+        # The workers' output files are whole once they are gone.
+        for w in self.workers:
+            w.kill()
+        super().check_files()
         for w in self.workers:
             for name in (w.out_path, w.err_path):
                 try:
@@ -769,36 +359,13 @@ class Env:
                 except OSError:
                     continue
                 for s in self.sensitive:
-                    if as_bytes(s) in wd:
-                        problems.append("worker %s leaks a secret or "
-                                        "signature" % os.path.basename(name))
-        for r in self.runs():
-            for s in self.sensitive:
-                if as_bytes(s) in r.environ_raw or \
-                        any(s in a for a in r.argv):
-                    problems.append("a grant saw a secret or signature")
-        if problems:
-            raise Fail("; ".join(problems[:6]))
-
-    def bgpids(self):
-        """Background children the "daemon" grant action left behind."""
-        try:
-            with open(os.path.join(self.rec, "bgpid")) as f:
-                return [int(x) for x in f.read().split() if x.isdigit()]
-        except OSError:
-            return []
+                    check(as_bytes(s) not in wd, "worker %s leaks a secret "
+                          "or signature" % os.path.basename(name))
 
     def cleanup(self):
         for w in self.workers:
             w.kill()
-        for pid in self.bgpids():
-            try:
-                if not pid_gone(pid):
-                    os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        if not KEEP:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        super().cleanup()
 
 
 # ---------------------------------------------------------------- the worker
@@ -830,7 +397,7 @@ class Worker:
                 os.setuid(uid)
         with open(self.out_path, "wb") as out, \
                 open(self.err_path, "wb") as err:
-            self.p = subprocess.Popen([BINARY], stdin=lsock.fileno(),
+            self.p = subprocess.Popen([OPTS.binary], stdin=lsock.fileno(),
                                       stdout=out, stderr=err, env=env,
                                       cwd=e.dir, close_fds=True,
                                       pass_fds=pass_fds, preexec_fn=preexec)
@@ -909,50 +476,6 @@ class Worker:
                 pass
 
 
-# ----------------------------------------------------------------- context
-
-class Ctx:
-    def __init__(self, name):
-        self.name = name
-        self.errors = []
-        self.envs = []
-        self.notes = []
-
-    def env(self, **kw):
-        e = Env(self, **kw)
-        self.envs.append(e)
-        return e
-
-    def case(self, label):
-        ctx = self
-
-        class _Case:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, et, ev, tb):
-                if et is None:
-                    return False
-                if et is Fail:
-                    ctx.errors.append("[%s] %s" % (label, ev))
-                    return True
-                if issubclass(et, Exception):
-                    ctx.errors.append("[%s] %s: %s" % (label, et.__name__, ev))
-                    return True
-                return False
-        return _Case()
-
-    def note(self, msg):
-        self.notes.append(msg)
-
-
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
 
 def connect_refused(path):
     """True if nothing holds the listening socket any more."""
@@ -972,19 +495,13 @@ def connect_refused(path):
 def check_grant_fds(e, run, worker):
     """0 is /dev/null, 1 and 2 the capture pipe, nothing else but what a
     clean start of the same shell script shows; no socket anywhere."""
-    eq(run.stdin, "/dev/null", "grant fd 0")
-    check(0 in run.fds and 1 in run.fds and 2 in run.fds,
-          "grant lacks one of fds 0-2: %r" % run.fds)
     socks = {n: t for n, t in run.fds.items() if t.startswith("socket:")}
     check(not socks, "grant holds sockets %r (listening socket or a "
           "connection)" % socks)
+    e.check_fds(run)
     for n in (1, 2):
         check(run.fds[n].startswith("pipe:"),
               "grant fd %d is %r, expected the capture pipe" % (n, run.fds[n]))
-    extra = {n: ("<script>" if t == e.grant else t)
-             for n, t in run.fds.items() if n > 2}
-    eq(extra, baseline_fds(), "grant fds beyond 0-2 (compared with a "
-       "clean start of the same script)")
     eq(run.ppid, worker.pid, "grant's parent (the long-lived worker)")
 
 
@@ -1009,7 +526,7 @@ def basic_one_worker_loops(ctx):
         run = e.last_run()
         eq(run.argv, ["PlayerOne", hid, "300"], "grant argv")
         eq(run.ppid, pid0, "grant's parent")
-        e.expect_paid(hid)
+        e.expect_paid("post:" + hid)
     w.check_alive("after the first request")
     with ctx.case("replay of the same delivery"):
         r = w.post(body)
@@ -1031,7 +548,7 @@ def basic_one_worker_loops(ctx):
         e.expect(r, 401, "unauthorized", ran=0)
         r = w.post(b2, secret="not-the-secret")
         e.expect(r, 401, "unauthorized", ran=0)
-        e.expect_unpaid(hid2)
+        e.expect_unpaid("post:" + hid2)
     with ctx.case("PUT 405 with Allow"):
         b3 = e.body()
         r = w.post(b3, method="PUT", header=e.header(b3))
@@ -1051,7 +568,7 @@ def basic_one_worker_loops(ctx):
         run = e.last_run()
         eq(run.argv, ["PlayerOne", hid3, "100"], "grant argv")
         eq(run.ppid, pid0, "grant's parent")
-        e.expect_paid(hid3)
+        e.expect_paid("post:" + hid3)
     w.check_alive("at the end")
     eq(w.pid, pid0, "worker pid")
     with open("/proc/%d/stat" % pid0) as f:
@@ -1082,7 +599,7 @@ def isolation_between_requests(ctx):
         hid_c = new_hid()
         body_c = e.body(heart_id=hid_c)
         e.expect(w.post(body_c, header=None), 401, "unauthorized", ran=0)
-        e.expect_unpaid(hid_c)
+        e.expect_unpaid("post:" + hid_c)
     with ctx.case("no CONTENT_LENGTH after a request that had one -> 411"):
         b = e.body()
         r = w.request(e.params(b, cl=None), b)
@@ -1110,19 +627,19 @@ def isolation_between_requests(ctx):
         r = w.request(e.params(bx, t=stale, secret="attacker",
                                extra=attacker), bx)
         e.expect(r, 401, "unauthorized", ran=0)
-        e.expect_unpaid(hid_x)
+        e.expect_unpaid("post:" + hid_x)
     with ctx.case("attacker-signed, fresh, attacker params -> 401"):
         hid_x = new_hid()
         bx = e.body(heart_id=hid_x)
         r = w.request(e.params(bx, secret="attacker", extra=attacker), bx)
         e.expect(r, 401, "unauthorized", ran=0)
-        e.expect_unpaid(hid_x)
+        e.expect_unpaid("post:" + hid_x)
     with ctx.case("real secret, stale, MMOLOVE_TOLERANCE=0 params -> 401"):
         hid_x = new_hid()
         bx = e.body(heart_id=hid_x, timestamp=stale)
         r = w.request(e.params(bx, t=stale, extra=attacker), bx)
         e.expect(r, 401, "unauthorized", ran=0)
-        e.expect_unpaid(hid_x)
+        e.expect_unpaid("post:" + hid_x)
     with ctx.case("MMOLOVE_LEGACY=on param does not turn legacy on"):
         ts = str(now())
         sig = hmac.new(as_bytes(e.secret), b"LegacyUser|" + as_bytes(ts),
@@ -1144,7 +661,7 @@ def isolation_between_requests(ctx):
             "MMOLOVE_REWARD", "MMOLOVE_SERVER_ID", "MMOLOVE_PERIOD",
             "MMOLOVE_TIMESTAMP", "MMOLOVE_MODE")]
         eq(leaked, [], "grant environment beyond the vote's variables")
-        e.expect_paid(hid_v)
+        e.expect_paid("post:" + hid_v)
     w.check_alive("at the end")
     with ctx.case("a signature in the worker's own environment is not a "
                   "request parameter"):
@@ -1178,7 +695,7 @@ def config_read_once_at_start(ctx):
         r = w.post(e.body(heart_id=hid), secret=old_secret)
         e.expect(r, 200, "paid", ran=1)
         eq(e.last_run().argv, ["PlayerOne", hid, "100"], "grant argv")
-        e.expect_paid(hid)
+        e.expect_paid("post:" + hid)
     with ctx.case("streak bonus after the edit: the old weekly"):
         hid = new_hid()
         r = w.post(e.body(heart_id=hid, streak_day=14), secret=old_secret)
@@ -1298,7 +815,7 @@ def client_hangs_up(ctx):
         eq(len(logs), 1, "log lines for the cut request")
         eq(logs[0].get("status"), 400, "logged status of the cut request")
         eq(e.run_count() - before, 0, "grant runs")
-        e.expect_unpaid(hid)
+        e.expect_unpaid("post:" + hid)
         after("after a connection closed inside STDIN")
     with ctx.case("complete request (slow grant), close before the answer"):
         e.set_action("slow")
@@ -1316,7 +833,7 @@ def client_hangs_up(ctx):
             ctx.note("the log does not say the answer was lost (reason "
                      "%r): was the write to the closed connection "
                      "exercised?" % logs[0].get("reason"))
-        e.expect_paid(hid)
+        e.expect_paid("post:" + hid)
         e.set_action("exit 0")
         after("after a client hung up waiting for a paid vote")
         r = w.post(b)
@@ -1369,7 +886,7 @@ def sigterm_finishes_the_request(ctx):
     r.runs_before = before
     with ctx.case("in-flight request completes"):
         e.expect(r, 200, "paid", ran=1)
-        e.expect_paid(hid)
+        e.expect_paid("post:" + hid)
     with ctx.case("then the worker exits"):
         rc = w.wait_exit(5)
         check(rc is not None, "worker still runs 5 s after the answer")
@@ -1439,7 +956,7 @@ def sigterm_while_reading_the_body(ctx):
         s.close()
     r.runs_before = before
     e.expect(r, 200, "paid", ran=1)
-    e.expect_paid(hid)
+    e.expect_paid("post:" + hid)
     rc = w.wait_exit(5)
     check(rc is not None, "worker still runs 5 s after the answer")
     eq(rc, 0, "exit status")
@@ -1460,7 +977,7 @@ def root_refused_without_allow_root(ctx):
           "log reason %r does not mention root" % line.get("reason"))
     check(b"root" not in r.body, "the reason reached the client: %r" %
           r.body)
-    e.expect_unpaid(hid)
+    e.expect_unpaid("post:" + hid)
     eq(e.vote_files(), [], "votes/")
     with ctx.case("heart.test is refused too"):
         r = w.post(e.body(event="heart.test", heart_id=ZERO_ID,
@@ -1471,7 +988,7 @@ def root_refused_without_allow_root(ctx):
         w2 = Worker(e2)
         hid = new_hid()
         e2.expect(w2.post(e2.body(heart_id=hid)), 500, "config_error", ran=0)
-        e2.expect_unpaid(hid)
+        e2.expect_unpaid("post:" + hid)
     w.check_alive("at the end")
 
 
@@ -1497,7 +1014,7 @@ def runs_as_nobody(ctx):
     eq(run.status.get("Gid", "").split()[:2], [str(pw.pw_gid)] * 2,
        "grant gid")
     check_grant_fds(e, run, w)
-    e.expect_paid(hid)
+    e.expect_paid("post:" + hid)
     e.expect(w.post(e.body(heart_id=hid)), 200, "duplicate", ran=0)
     e.expect(w.post(e.body(event="heart.test", heart_id=ZERO_ID,
                            username="test-user")), 200, "test", ran=0)
@@ -1505,12 +1022,12 @@ def runs_as_nobody(ctx):
 
 @test
 def memory_stays_flat(ctx):
-    """REQUESTS requests (heart.test and paid votes, grant=/bin/true) on
+    """--requests requests (heart.test and paid votes, grant=/bin/true) on
     sequential connections to one worker: VmRSS grows by less than
     256 KiB between request 2 000 and the last; no fd leak."""
     e = ctx.env(cfg={"grant": "/bin/true"})
     w = Worker(e)
-    total = REQUESTS
+    total = max(2500, OPTS.requests)
     mark = 2000
     tb = e.body(event="heart.test", heart_id=ZERO_ID, username="test-user")
     # one heart.test delivery, resent: test events have no replay guard,
@@ -1584,82 +1101,13 @@ def memory_stays_flat(ctx):
     e.sensitive = {e.secret}
 
 
+
 # ------------------------------------------------------------------- driver
 
-def run_test(fn):
-    ctx = Ctx(fn.__name__)
-    err = None
-    try:
-        fn(ctx)
-    except Fail as ex:
-        err = str(ex)
-    except Exception as ex:
-        err = "%s: %s\n%s" % (type(ex).__name__, ex,
-                              "".join(traceback.format_exc().splitlines(True)
-                                      [-6:]))
-    for e in ctx.envs:
-        try:
-            for w in e.workers:
-                w.kill()
-            e.check_files()
-        except Fail as ex:
-            ctx.errors.append(str(ex))
-        except Exception as ex:
-            ctx.errors.append("%s: %s" % (type(ex).__name__, ex))
-        e.cleanup()
-    errors = ([err] if err else []) + ctx.errors
-    return errors, ctx.notes
-
-
-def main():
-    global BINARY, KEEP, REQUESTS
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--binary", default="./mmolove.cgi")
+def options(ap):
     ap.add_argument("--requests", type=int, default=20000,
                     help="requests of the memory test (at least 2 500)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directories")
-    ap.add_argument("-k", dest="only", action="append", default=[],
-                    help="run only tests whose name contains this")
-    ap.add_argument("-x", dest="skip", action="append", default=[],
-                    help="skip tests whose name contains this (e.g. -x "
-                    "memory for a sanitizer build, whose allocator keeps "
-                    "freed memory in quarantine)")
-    a = ap.parse_args()
-    BINARY = os.path.abspath(a.binary)
-    KEEP = a.keep
-    REQUESTS = max(2500, a.requests)
-    passed = failed = 0
-    tests = [t for t in TESTS
-             if (not a.only or any(s in t.__name__ for s in a.only)) and
-             not any(s in t.__name__ for s in a.skip)]
-    if not os.access(BINARY, os.X_OK):
-        for t in tests:
-            print("FAIL - %s: binary %s is missing or not executable"
-                  % (t.__name__, BINARY))
-        print("0 passed, %d failed" % len(tests))
-        return 1
-    t_start = time.monotonic()
-    for t in tests:
-        t0 = time.monotonic()
-        errors, notes = run_test(t)
-        dt = time.monotonic() - t0
-        for n in notes:
-            print("# note: %s: %s" % (t.__name__, n))
-        if errors:
-            failed += 1
-            msg = " | ".join(errors)
-            if len(msg) > 3000:
-                msg = msg[:3000] + " ..."
-            print("FAIL - %s: %s" % (t.__name__, msg.replace("\n", " ")))
-        else:
-            passed += 1
-            print("ok - %s (%.1fs)" % (t.__name__, dt))
-        sys.stdout.flush()
-    print("# total %.1fs" % (time.monotonic() - t_start))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(testlib.main(__doc__, Env, options))
