@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import pwd
+import shutil
 import signal
 import socket
 import struct
@@ -387,9 +388,15 @@ class Worker:
         if extra_env:
             env.update(extra_env)
         preexec = None
+        binary = OPTS.binary
         if user is not None:
             pw = pwd.getpwnam(user)
             uid, gid = pw.pw_uid, pw.pw_gid
+            # The checkout may sit where the user cannot reach it (a 0700
+            # mktemp -d, /root): run a copy from the test's own directory.
+            binary = os.path.join(e.dir, "mmolove-%s.cgi" % user)
+            shutil.copy2(OPTS.binary, binary)
+            os.chown(binary, uid, gid)
 
             def preexec():
                 os.setgroups([])
@@ -397,7 +404,7 @@ class Worker:
                 os.setuid(uid)
         with open(self.out_path, "wb") as out, \
                 open(self.err_path, "wb") as err:
-            self.p = subprocess.Popen([OPTS.binary], stdin=lsock.fileno(),
+            self.p = subprocess.Popen([binary], stdin=lsock.fileno(),
                                       stdout=out, stderr=err, env=env,
                                       cwd=e.dir, close_fds=True,
                                       pass_fds=pass_fds, preexec_fn=preexec)
