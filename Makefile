@@ -51,13 +51,14 @@ mmolove.cgi: mmolove.cgi.o $(OBJS)
 %.o: %.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# The compiled-in paths: a change of CONFIG or VERSION rebuilds what
-# uses them, so `make install CONFIG=...` never installs a stale path.
+# The compiled-in paths and the way of linking: a change of CONFIG,
+# VERSION or LINK rebuilds what uses them, so `make install CONFIG=...`
+# never installs a stale path nor `make static` checks a stale link.
 build/settings: FORCE
 	@mkdir -p build
-	@echo '$(CONFIG) $(VERSION)' | cmp -s - $@ || \
-	    echo '$(CONFIG) $(VERSION)' > $@
-src/config.o src/cli.o: build/settings
+	@echo '$(CONFIG) $(VERSION) $(LINK)' | cmp -s - $@ || \
+	    echo '$(CONFIG) $(VERSION) $(LINK)' > $@
+src/config.o src/cli.o mmolove.cgi: build/settings
 FORCE:
 
 # The same program built with AddressSanitizer and UBSan, for the suite.
@@ -70,9 +71,10 @@ build/asan/mmolove.cgi: mmolove.cgi.c $(SRCS) $(HDRS)
 
 # A self-contained binary to upload where there is no compiler (shared
 # hosting): the default build already is one.
+# No program interpreter (ld.so) means static; readelf comes with gcc.
 static: mmolove.cgi
-	@file mmolove.cgi | grep -q 'static' || \
-	    { echo "make static: built with LINK=dynamic; make clean first"; \
+	@! readelf -l mmolove.cgi | grep -q INTERP || \
+	    { echo "make static: not with LINK=dynamic"; \
 	      exit 1; }
 	@echo "mmolove.cgi is static (config path compiled in: $(CONFIG))"
 
@@ -100,8 +102,9 @@ install: mmolove.cgi
 	    $(DESTDIR)$(PREFIX)/share/mmolove/mmolove.conf.example \
 	    $(DESTDIR)$(CONFIG)
 
-# Web servers for tests/servers_test.sh, beyond what building needs.
-TEST_PACKAGES = apache2 nginx fcgiwrap
+# Web servers for tests/servers_test.sh, and suEXEC (plus file(1), which
+# INSTALL's shared-hosting steps use) for tests/suexec_test.sh.
+TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file
 deps:
 	@sh tests/deps.sh $(TEST_PACKAGES)
 
@@ -117,6 +120,7 @@ test: deps
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
+	    'suexec:bash tests/suexec_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
 
 FUZZ_SECONDS ?= 15
