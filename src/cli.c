@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,63 @@ check_log(int *problems, const struct config *cfg)
 		(void)close(fd);
 }
 
+/*
+ * suEXEC (shared hosting) refuses a program, with a bare 500 and nothing
+ * in our log, unless it and its directory are the user's own and writable
+ * by nobody else.  A program a non-root user deploys under their own name
+ * is checked for that; a system-wide install (root's) is not suEXEC's.
+ */
+static void
+check_own_file(int *problems, const char *what, const char *path,
+    uid_t uid, const char *fix)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		check(problems, 0, "%s %s: %s", what, path, strerror(errno));
+		return;
+	}
+	if (st.st_uid != uid)
+		check(problems, 0, "%s %s is not yours (owner uid %u): suEXEC "
+		    "refuses it; upload it again as yourself", what, path,
+		    (unsigned)st.st_uid);
+	else if (st.st_mode & 022)
+		check(problems, 0, "%s %s is writable by group or others (mode "
+		    "%04o): suEXEC refuses it; %s", what, path,
+		    st.st_mode & 07777, fix);
+	else
+		check(problems, 1, "%s %s is yours, writable by you alone "
+		    "(mode %04o)", what, path, st.st_mode & 07777);
+}
+
+static void
+check_program(int *problems)
+{
+	char exe[PATH_MAX], dir[PATH_MAX], fix[PATH_MAX + 16];
+	struct stat st_exe, st_dir;
+	char *slash;
+	ssize_t n;
+	uid_t uid = geteuid();
+
+	if (uid == 0)
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	(void)memcpy(dir, exe, (size_t)n + 1);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(exe, &st_exe) == -1 || stat(dir, &st_dir) == -1 ||
+	    (st_exe.st_uid != uid && st_dir.st_uid != uid))
+		return;
+	(void)snprintf(fix, sizeof(fix), "chmod 0755 %s", exe);
+	check_own_file(problems, "program", exe, uid, fix);
+	(void)snprintf(fix, sizeof(fix), "chmod 0755 %s", dir);
+	check_own_file(problems, "program's directory", dir, uid, fix);
+}
+
 static int
 cmd_check(void)
 {
@@ -300,6 +358,7 @@ cmd_check(void)
 	check_grant(&problems, &s.cfg);
 	check_state_dir(&problems, &s.cfg);
 	check_log(&problems, &s.cfg);
+	check_program(&problems);
 	if (geteuid() == 0 && !s.cfg.allow_root)
 		(void)printf("note    run as root, requests are refused (500) "
 		    "unless allow_root = yes: --check tests as the current "
