@@ -53,11 +53,9 @@ for cmd in lighttpd spawn-fcgi wrk curl python3 openssl jq; do
 	command -v "$cmd" >/dev/null || fail "$cmd is missing (make deps; wrk)"
 done
 
-# Nothing of a web server's or of a configuration in our own environment.
-unset GATEWAY_INTERFACE REQUEST_METHOD
-for v in $(env | sed -n 's/^\(MMOLOVE_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+clean_environment
 
 if [ "$(id -u)" = 0 ]; then
 	RUNUSER=nobody
@@ -203,7 +201,7 @@ for n in noop noop-dynamic mmolove-test mmolove-paid python; do
 done
 
 # --- c, d, e: behind lighttpd ---------------------------------------------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 
 # spawn_fcgi NAME COMMAND...: a worker on $W/run/NAME.sock, as $RUNUSER.

@@ -44,12 +44,9 @@ while [ $# -gt 0 ]; do
 done
 kinds=${kinds:-$ALL_KINDS}
 
-# Nothing of a web server's or of a configuration in our own environment:
-# the binary would take it for a CGI request, or for key overrides.
-unset GATEWAY_INTERFACE REQUEST_METHOD
-for v in $(env | sed -n 's/^\(MMOLOVE_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+clean_environment
 
 PASS=0
 FAIL=0
@@ -143,22 +140,6 @@ chmod 0755 "$T"    # the servers' user walks through it
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_http URL: polls until something answers HTTP (any status).
-wait_http() {
-	local tries=0 code
-	while [ "$tries" -lt 200 ]; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1")
-		[ "$code" != 000 ] && return 0
-		tries=$((tries + 1))
-		sleep 0.05
-	done
-	return 1
-}
 
 # --- one server's directory ---------------------------------------------------
 # D/bin/mmolove.cgi (a copy), D/secret (0600, the servers' user),

@@ -40,11 +40,9 @@ LOCK=/tmp/mmolove-suexec-test.lock
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
-# Nothing of a web server's or of a configuration in our environment.
-unset GATEWAY_INTERFACE REQUEST_METHOD
-for v in $(env | sed -n 's/^\(MMOLOVE_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+clean_environment
 
 PASS=0
 FAIL=0
@@ -356,22 +354,6 @@ verdict "as $U: $CHECK_CMD: configuration OK, from the compiled-in $CONF"
 [ "$FAIL" -eq 0 ] || finish
 
 # --- a shared host's Apache -----------------------------------------------------
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_http URL: polls until something answers HTTP (any status).
-wait_http() {
-	local tries=0 code
-	while [ "$tries" -lt 200 ]; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1")
-		[ "$code" != 000 ] && return 0
-		tries=$((tries + 1))
-		sleep 0.05
-	done
-	return 1
-}
 
 # The host's side: userdir for this one account, .htaccess may set
 # Options and handlers (as shared hosts allow), CGI through suEXEC.
