@@ -29,3 +29,64 @@ wait_http() {
 	done
 	return 1
 }
+
+# A check gathers problems, then gives one verdict: ok and not_ok are the
+# script's own (they count and print).
+WHY=""
+problem() { WHY="$WHY${WHY:+; }$*"; }
+verdict() { if [ -z "$WHY" ]; then ok "$1"; else not_ok "$1" "$WHY"; fi; WHY=""; }
+
+# The audit log: the script sets LOG, and LOG_BEFORE (log_lines before a
+# request) and CODE (its HTTP status) as it sends one.
+log_lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
+
+# want_log OUTCOME [JQ-CONDITION...]: this request's audit line (polled,
+# at most 5 s: the line is written after the answer) has that outcome and
+# status, and every condition holds.
+want_log() {
+	local tries=0 line outcome=$1 cond prog="" args=() i=0 bad
+	shift
+	while [ "$(log_lines)" -le "$LOG_BEFORE" ] && [ "$tries" -lt 100 ]; do
+		tries=$((tries + 1))
+		sleep 0.05
+	done
+	if [ "$(log_lines)" -le "$LOG_BEFORE" ]; then
+		problem "no audit log line"
+		return
+	fi
+	line=$(sed -n "$((LOG_BEFORE + 1))p" "$LOG")
+	# One jq for all conditions: it prints the ones that do not hold.
+	for cond in ".outcome == \"$outcome\"" ".status == ${CODE:-0}" "$@"; do
+		prog="$prog${prog:+, }(if ($cond) then empty else \$c$i end)"
+		args+=(--arg "c$i" "$cond")
+		i=$((i + 1))
+	done
+	if ! bad=$(printf '%s' "$line" | jq -r "${args[@]}" "$prog" 2>&1); then
+		problem "log line is not what jq expects ($bad): $line"
+	elif [ -n "$bad" ]; then
+		problem "log: not $(printf '%s' "$bad" | paste -sd '&' - | sed 's/&/ and /g'): $line"
+	fi
+}
+
+# The work directory T: removed, or kept and named (KEEP=1, or after a
+# failure) for a look at its logs.
+drop_workdir() {
+	[ -n "$T" ] || return 0
+	if [ "$KEEP" = 1 ] || [ "$FAIL" -ne 0 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+	T=""
+}
+
+# finish: stops everything (the script's cleanup) first, so that the tally
+# is the very last line; the time taken too when STARTED is set.
+finish() {
+	cleanup
+	trap - EXIT
+	[ -z "${STARTED:-}" ] || echo "# $(($(date +%s) - STARTED)) s"
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+	exit
+}

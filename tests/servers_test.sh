@@ -78,23 +78,9 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null
 	done
 	PIDFILES=()
-	[ -n "$T" ] || return 0
-	if [ "$KEEP" = 1 ] || [ "$FAIL" -ne 0 ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-	T=""
+	drop_workdir
 }
 
-# Stops everything first, so that the tally is the very last line.
-finish() {
-	cleanup
-	trap - EXIT
-	echo "$PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ]
-	exit
-}
 
 if [ ! -x "$BIN" ]; then
 	not_ok "binary" "$BIN is missing: build first (make)"
@@ -438,13 +424,9 @@ req() {
 	RBODY=$(cat "$T/resp.body" 2>/dev/null)
 }
 
-log_lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
 header() { sed -n "s/^$1: *//Ip" "$T/resp.head" 2>/dev/null | tr -d '\r' |
     tail -n 1; }
 
-WHY=""
-problem() { WHY="$WHY${WHY:+; }$*"; }
-verdict() { if [ -z "$WHY" ]; then ok "$1"; else not_ok "$1" "$WHY"; fi; WHY=""; }
 
 # want_code STATUS: that status, in a whole answer, within 4 seconds.
 want_code() {
@@ -465,33 +447,6 @@ want_no_grant() {
 	local n
 	n=$(wc -l <"$GRANTS")
 	[ "$n" -eq "$GRANTS_BEFORE" ] || problem "the grant ran"
-}
-# want_log OUTCOME [JQ-CONDITION...]: this request's audit line (polled:
-# the line is written after the answer) has that outcome and status.
-want_log() {
-	local tries=0 line outcome=$1 cond
-	shift
-	while [ "$(log_lines)" -le "$LOG_BEFORE" ] && [ "$tries" -lt 60 ]; do
-		tries=$((tries + 1))
-		sleep 0.05
-	done
-	if [ "$(log_lines)" -le "$LOG_BEFORE" ]; then
-		problem "no audit log line"
-		return
-	fi
-	line=$(sed -n "$((LOG_BEFORE + 1))p" "$LOG")
-	# One jq for all conditions: it prints the ones that do not hold.
-	local prog="" args=() i=0 bad
-	for cond in ".outcome == \"$outcome\"" ".status == ${CODE:-0}" "$@"; do
-		prog="$prog${prog:+, }(if ($cond) then empty else \$c$i end)"
-		args+=(--arg "c$i" "$cond")
-		i=$((i + 1))
-	done
-	if ! bad=$(printf '%s' "$line" | jq -r "${args[@]}" "$prog" 2>&1); then
-		problem "log line is not what jq expects ($bad): $line"
-	elif [ -n "$bad" ]; then
-		problem "log: not $(printf '%s' "$bad" | paste -sd '&' - | sed 's/&/ and /g'): $line"
-	fi
 }
 
 # --- INSTALL in step with the test -----------------------------------------------

@@ -48,9 +48,6 @@ PASS=0
 FAIL=0
 ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1${2:+ ($2)}"; }
-WHY=""
-problem() { WHY="$WHY${WHY:+; }$*"; }
-verdict() { if [ -z "$WHY" ]; then ok "$1"; else not_ok "$1" "$WHY"; fi; WHY=""; }
 
 # --- cleanup ------------------------------------------------------------------
 
@@ -95,24 +92,9 @@ cleanup() {
 		remove_user || echo "# could not remove $U" >&2
 		USER_MADE=0
 	fi
-	[ -n "$T" ] || return 0
-	if [ "$KEEP" = 1 ] || [ "$FAIL" -ne 0 ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
-	T=""
+	drop_workdir
 }
 
-# Stops everything first, so that the tally is the very last line.
-finish() {
-	cleanup
-	trap - EXIT
-	echo "# $(($(date +%s) - STARTED)) s"
-	echo "$PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ]
-	exit
-}
 STARTED=$(date +%s)
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -449,7 +431,6 @@ sign() {
 }
 
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
-log_lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
 
 # req URL BODY SIGNATURE: a POST; sets CODE, RBODY.  Notes where the
 # audit log, suEXEC's log and Apache's error log were, for the checks.
@@ -497,32 +478,6 @@ want_nothing_paid() {
 	    problem "points changed: $POINTS_BEFORE -> $(points_state)"
 }
 
-# want_log OUTCOME [JQ-CONDITION...]: this request's audit log line
-# (polled: it is written after the answer) has that outcome and status.
-want_log() {
-	local tries=0 line outcome=$1 cond prog="" args=() i=0 bad
-	shift
-	while [ "$(log_lines)" -le "$LOG_BEFORE" ] && [ "$tries" -lt 100 ]; do
-		tries=$((tries + 1))
-		sleep 0.05
-	done
-	if [ "$(log_lines)" -le "$LOG_BEFORE" ]; then
-		problem "no audit log line"
-		return
-	fi
-	line=$(sed -n "$((LOG_BEFORE + 1))p" "$LOG")
-	# One jq for all conditions: it prints the ones that do not hold.
-	for cond in ".outcome == \"$outcome\"" ".status == ${CODE:-0}" "$@"; do
-		prog="$prog${prog:+, }(if ($cond) then empty else \$c$i end)"
-		args+=(--arg "c$i" "$cond")
-		i=$((i + 1))
-	done
-	if ! bad=$(printf '%s' "$line" | jq -r "${args[@]}" "$prog" 2>&1); then
-		problem "log line is not what jq expects ($bad): $line"
-	elif [ -n "$bad" ]; then
-		problem "log: not $(printf '%s' "$bad" | paste -sd '&' - | sed 's/&/ and /g'): $line"
-	fi
-}
 # want_no_log: the program never started (polled a little, so that a
 # late line would be seen).
 want_no_log() {
