@@ -245,12 +245,7 @@ EOF
 PIDFILES+=("$W/run/lighttpd.pid")
 lighttpd -f "$W/lighttpd.conf" >>"$W/run/lighttpd.out" 2>&1 ||
     fail "lighttpd did not start: $(cat "$W/run/lighttpd.out" "$W/run/lighttpd-error.log" 2>/dev/null)"
-tries=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/")" != 000 ]; do
-	tries=$((tries + 1))
-	[ "$tries" -lt 200 ] || fail "lighttpd did not answer on $BASE within 10 s"
-	sleep 0.05
-done
+wait_http "$BASE/" || fail "lighttpd did not answer on $BASE within 10 s"
 
 # sign KIND N FILE: N freshly signed `SIGNATURE<TAB>BODY` lines.
 SERIAL=0
