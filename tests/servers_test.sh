@@ -616,7 +616,7 @@ apache_argv() {
 
 # --- run --------------------------------------------------------------------------
 
-started=$(date +%s)
+STARTED=$(date +%s)
 for KIND in $kinds; do
 	case " $ALL_KINDS " in
 	*" $KIND "*) ;;
@@ -663,6 +663,5 @@ for KIND in $kinds; do
 		tail -n 5 "$D/log/error.log" | sed 's/^/#   /'
 	fi
 done
-echo "# $(($(date +%s) - started)) s"
 KIND=all
 finish
