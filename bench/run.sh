@@ -73,21 +73,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/mmolove-bench.XXXXXX")
 chmod 0755 "$W"
 PIDFILES=()
 stop_all() {
-	local f pid tries
-	for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
-		[ -s "$f" ] || continue
-		pid=$(cat "$f")
-		# only what is still ours: its command line names $W
-		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$W/" ||
-		    continue
-		kill -TERM "$pid" 2>/dev/null || continue
-		tries=0
-		while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 100 ]; do
-			tries=$((tries + 1))
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	stop_ours "$W" 100 "${PIDFILES[@]+"${PIDFILES[@]}"}"
 	PIDFILES=()
 }
 cleanup() {

@@ -30,6 +30,32 @@ wait_http() {
 	return 1
 }
 
+# stop_ours DIR TRIES PIDFILE...: stops each process a pid file names,
+# if it is still ours (its command line names DIR/: not a pid since
+# reused): SIGTERM to all, TRIES x 50 ms in all for them to go, then
+# SIGKILL.  Always returns 0 (bench/run.sh runs under set -e).
+stop_ours() {
+	local dir=$1 tries=$2 f pid cmd pids=() n=0
+	shift 2
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		pid=$(cat "$f")
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
+		[[ $cmd == *"$dir/"* ]] && pids+=("$pid")
+	done
+	for pid in "${pids[@]+"${pids[@]}"}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]+"${pids[@]}"}"; do
+		while kill -0 "$pid" 2>/dev/null && [ "$n" -lt "$tries" ]; do
+			n=$((n + 1))
+			sleep 0.05
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	return 0
+}
+
 # A check gathers problems, then gives one verdict: ok and not_ok are the
 # script's own (they count and print).
 WHY=""

@@ -60,23 +60,7 @@ not_ok() { FAIL=$((FAIL + 1)); echo "FAIL - $KIND: $1${2:+ ($2)}"; }
 T=""
 PIDFILES=()
 cleanup() {
-	local f pid cmd pids=() tries=0
-	for f in "${PIDFILES[@]+"${PIDFILES[@]}"}"; do
-		[ -n "$T" ] && [ -s "$f" ] || continue
-		pid=$(cat "$f")
-		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
-		[[ $cmd == *"$T/"* ]] && pids+=("$pid")
-	done
-	for pid in "${pids[@]+"${pids[@]}"}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${pids[@]+"${pids[@]}"}"; do
-		while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 100 ]; do
-			tries=$((tries + 1))
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null
-	done
+	[ -z "$T" ] || stop_ours "$T" 100 "${PIDFILES[@]+"${PIDFILES[@]}"}"
 	PIDFILES=()
 	drop_workdir
 }

@@ -54,17 +54,8 @@ not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1${2:+ ($2)}"; }
 T=""
 USER_MADE=0
 stop_apache() {
-	local pid cmd tries=0
-	[ -n "$T" ] && [ -s "$T/run/httpd.pid" ] || return 0
-	pid=$(cat "$T/run/httpd.pid")
-	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
-	[[ $cmd == *"$T/"* ]] || return 0      # not ours (any more)
-	kill -TERM "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt 200 ]; do
-		tries=$((tries + 1))
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null
+	[ -n "$T" ] || return 0
+	stop_ours "$T" 200 "$T/run/httpd.pid"
 	rm -f "$T/run/httpd.pid"
 }
 
