@@ -293,31 +293,25 @@ check_log(int *problems, const struct config *cfg)
  */
 static void
 check_own_file(int *problems, const char *what, const char *path,
-    uid_t uid, const char *fix)
+    const struct stat *st, uid_t uid)
 {
-	struct stat st;
-
-	if (stat(path, &st) == -1) {
-		check(problems, 0, "%s %s: %s", what, path, strerror(errno));
-		return;
-	}
-	if (st.st_uid != uid)
+	if (st->st_uid != uid)
 		check(problems, 0, "%s %s is not yours (owner uid %u): suEXEC "
 		    "refuses it; upload it again as yourself", what, path,
-		    (unsigned)st.st_uid);
-	else if (st.st_mode & 022)
+		    (unsigned)st->st_uid);
+	else if (st->st_mode & 022)
 		check(problems, 0, "%s %s is writable by group or others (mode "
-		    "%04o): suEXEC refuses it; %s", what, path,
-		    st.st_mode & 07777, fix);
+		    "%04o): suEXEC refuses it; chmod 0755 %s", what, path,
+		    st->st_mode & 07777, path);
 	else
 		check(problems, 1, "%s %s is yours, writable by you alone "
-		    "(mode %04o)", what, path, st.st_mode & 07777);
+		    "(mode %04o)", what, path, st->st_mode & 07777);
 }
 
 static void
 check_program(int *problems)
 {
-	char exe[PATH_MAX], dir[PATH_MAX], fix[PATH_MAX + 16];
+	char exe[PATH_MAX], dir[PATH_MAX];
 	struct stat st_exe, st_dir;
 	char *slash;
 	ssize_t n;
@@ -336,10 +330,8 @@ check_program(int *problems)
 	if (stat(exe, &st_exe) == -1 || stat(dir, &st_dir) == -1 ||
 	    (st_exe.st_uid != uid && st_dir.st_uid != uid))
 		return;
-	(void)snprintf(fix, sizeof(fix), "chmod 0755 %s", exe);
-	check_own_file(problems, "program", exe, uid, fix);
-	(void)snprintf(fix, sizeof(fix), "chmod 0755 %s", dir);
-	check_own_file(problems, "program's directory", dir, uid, fix);
+	check_own_file(problems, "program", exe, &st_exe, uid);
+	check_own_file(problems, "program's directory", dir, &st_dir, uid);
 }
 
 static int
