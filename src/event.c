@@ -234,6 +234,7 @@ static int
 event_fields(struct parse *p, const jsmntok_t *tok, int count)
 {
 	unsigned seen = 0;
+	bool vote;
 	size_t i;
 	int k, f;
 
@@ -251,17 +252,16 @@ event_fields(struct parse *p, const jsmntok_t *tok, int count)
 		if (field_value(p, &fields[f], &tok[k + 1]) == -1)
 			return -1;
 	}
-	for (i = 0; i < FIELD_COUNT; i++) {
-		if (fields[i].kind == REQUIRED_TEXT ||
-		    (fields[i].kind == VOTE_NAME && event_is_vote(p->ev))) {
-			if (!(seen & 1u << i)) {
-				(void)snprintf(p->why, p->whylen, "%s is missing",
-				    fields[i].key);
-				return -1;
-			}
+	vote = event_is_vote(p->ev);
+	for (i = 0; i < FIELD_COUNT; i++)
+		if ((fields[i].kind == REQUIRED_TEXT ||
+		    (fields[i].kind == VOTE_NAME && vote)) &&
+		    !(seen & 1u << i)) {
+			(void)snprintf(p->why, p->whylen, "%s is missing",
+			    fields[i].key);
+			return -1;
 		}
-	}
-	if (event_is_vote(p->ev) && p->name_why[0] != '\0') {
+	if (vote && p->name_why[0] != '\0') {
 		(void)snprintf(p->why, p->whylen, "%s", p->name_why);
 		return -1;
 	}
