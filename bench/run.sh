@@ -365,6 +365,14 @@ for w in mmolove noop; do
 	raw fcgi_mem "$w" after "${SERVED[$w]}" "$(mem "$w")"
 done
 
+# strace_calls FILE: from `strace -c` output, the total number of calls,
+# a tab, then "syscall count" for each, comma-separated.
+strace_calls() {
+	printf '%s\t%s\n' "$(awk '$NF == "total" { print $4 }' "$1")" \
+	    "$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ {
+	        printf "%s%s %s", sep, $NF, $4; sep = ", " }' "$1")"
+}
+
 # System calls per FastCGI request: strace -c attached to each worker
 # while wrk sends heart.test requests for 3 s (root only: attaching to a
 # process we did not start needs it).  lighttpd connects anew for each
@@ -388,9 +396,7 @@ if [ "$PROFILE" = 1 ] && [ "$(id -u)" = 0 ] && command -v strace >/dev/null; the
 		kill -INT "$tracer" 2>/dev/null || true
 		wait "$tracer" 2>/dev/null || true
 		n=$(awk '$NF == "accept" || $NF == "accept4" { n += $4 } END { print n + 0 }' "$out")
-		raw strace_fcgi "$w" "$n" "$(awk '$NF == "total" { print $4 }' "$out")" \
-		    "$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ {
-		        printf "%s%s %s", sep, $NF, $4; sep = ", " }' "$out")"
+		raw strace_fcgi "$w" "$n" "$(strace_calls "$out")"
 		cp "$out" "$B/"
 	done
 fi
@@ -427,9 +433,7 @@ if [ "$PROFILE" = 1 ]; then
 			[ -f "$f" ] || continue
 			n=$(basename "$f" .txt)
 			n=${n#strace-}
-			raw strace "$n" "$(awk '$NF == "total" { print $4 }' "$f")" \
-			    "$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ {
-			        printf "%s%s %s", sep, $NF, $4; sep = ", " }' "$f")"
+			raw strace "$n" "$(strace_calls "$f")"
 			cp "$f" "$B/$(basename "$f")"
 		done
 		for f in "$W"/prof/trace-*.txt; do
