@@ -27,8 +27,8 @@ import uuid
 
 import testlib
 from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, ZERO_ID, Fail, as_bytes,
-                     baseline_fds, body_meta, check, eq, new_hid, now,
-                     parse_cgi, pid_gone, poll, sha256_hex, sign_py, test)
+                     baseline_fds, body_meta, check, eq, hmac_legacy, new_hid,
+                     now, parse_cgi, pid_gone, poll, sha256_hex, sign_py, test)
 
 # The web server's PATH: deliberately not the one the grant must get.
 CGI_PATH = "/nonexistent/evil/bin:/usr/local/bin:/usr/bin:/bin"
@@ -47,11 +47,6 @@ def sign_openssl(secret, t, body):
     check(p.returncode == 0, "openssl dgst failed: %r" % p.stderr)
     out = p.stdout.decode().strip()
     return out.rsplit("= ", 1)[-1].strip()
-
-
-def hmac_legacy(secret, username, ts):
-    return hmac.new(as_bytes(secret), as_bytes(username) + b"|" + as_bytes(ts),
-                    hashlib.sha256).hexdigest()
 
 
 class Resp(testlib.Resp):
@@ -1601,15 +1596,13 @@ def reads_exactly_content_length(ctx):
     eq(e.run_count() - before, 1, "grant runs")
     e.expect_paid("post:" + hid)
     ts = str(now())
-    sig = hmac_legacy(e.secret, "G", ts)
-    e.sensitive.add(sig)
     env = e.cgi_env("GET")
-    env["QUERY_STRING"] = legacy_q(e.secret, "G", ts)
+    env["QUERY_STRING"] = lq2(e, "G", ts)
     out, done = run_stdin_open(e, env, b"")
     check(done, "legacy GET: no answer while stdin stayed open")
     r = parse_cgi(out)
     eq(r.status, 200, "GET status")
-    e.expect_paid("legacy:%s:G" % ts)
+    e.expect_paid(legacy_key("G", ts))
     e.new_logs()
 
 
@@ -1860,20 +1853,13 @@ def cli_sign_legacy(ctx):
 
 # --------------------------------------------------------------------- legacy
 
-def legacy_q(secret, user, ts, sig=None):
-    sig = sig or hmac_legacy(secret, user, ts)
-    return "username=%s&ts=%s&sig=%s" % (urllib.parse.quote_plus(user), ts,
-                                         sig)
-
-
 @test
 def legacy_get_paid(ctx):
     e = ctx.env(cfg={"legacy": "on"})
     ts = str(now())
     user = "Player One"
-    hid = "legacy-%s-%s" % (ts, sha256_hex(user)[:16])
-    q = legacy_q(e.secret, user, ts)
-    e.sensitive.add(hmac_legacy(e.secret, user, ts))
+    hid = legacy_hid(user, ts)
+    q = lq2(e, user, ts, enc=urllib.parse.quote_plus(user))
     r = e.get(q)
     line = e.expect(r, 200, "paid", ran=1)
     run = e.last_run()
@@ -1890,29 +1876,23 @@ def legacy_get_paid(ctx):
         set(run.env) - allowed))
     eq(run.stdin, "/dev/null", "stdin")
     eq(line.get("mode"), "legacy", "log mode")
-    key = "legacy:%s:%s" % (ts, user)
+    key = legacy_key(user, ts)
     e.expect_paid(key)
     eq(e.vote_files(), [sha256_hex(key)], "votes/")
     e.expect(e.get(q), 200, "duplicate", ran=0)
     with ctx.case("percent-encoded UTF-8 and parameter order"):
         user2 = "Jos\u00e9"
-        sig = hmac_legacy(e.secret, user2, ts)
-        e.sensitive.add(sig)
+        sig = e.legacy_sig(user2, ts)
         r = e.get("sig=%s&ts=%s&username=Jos%%C3%%A9" % (sig, ts))
         e.expect(r, 200, "paid", ran=1)
-        eq(e.last_run().argv, [user2, "legacy-%s-%s" % (
-            ts, sha256_hex(user2)[:16]), "100"], "argv")
+        eq(e.last_run().argv, [user2, legacy_hid(user2, ts), "100"], "argv")
     with ctx.case("legacy_tolerance, not tolerance, applies"):
         old = str(now() - 3600)
-        sig = hmac_legacy(e.secret, "U", old)
-        e.sensitive.add(sig)
-        e.expect(e.get(legacy_q(e.secret, "U", old)), 200, "paid", ran=1)
+        e.expect(e.get(lq2(e, "U", old)), 200, "paid", ran=1)
     with ctx.case("streak rewards never apply: base reward"):
         e.write_config(reward_base=7)
         t2 = str(now())
-        sig = hmac_legacy(e.secret, "V", t2)
-        e.sensitive.add(sig)
-        e.expect(e.get(legacy_q(e.secret, "V", t2)), 200, "paid", ran=1)
+        e.expect(e.get(lq2(e, "V", t2)), 200, "paid", ran=1)
         eq(e.last_run().argv[2], "7", "reward")
 
 
@@ -1920,11 +1900,7 @@ def legacy_get_paid(ctx):
 def legacy_get_refusals(ctx):
     e = ctx.env(cfg={"legacy": "on"})
     ts = str(now())
-
-    def sig(u, t):
-        s = hmac_legacy(e.secret, u, t)
-        e.sensitive.add(s)
-        return s
+    sig = e.legacy_sig
     old = str(now() - 86400 - 600)
     cases = [
         ("bad sig", "username=U&ts=%s&sig=%s" % (ts, "0" * 64), 401),
@@ -1941,8 +1917,7 @@ def legacy_get_refusals(ctx):
         ("control char in username", "username=A%%01B&ts=%s&sig=%s" % (
             ts, sig("A\x01B", ts)), 400),
         ("invalid UTF-8 in username", "username=A%%FFB&ts=%s&sig=%s" % (
-            ts, hmac.new(e.secret.encode(), b"A\xffB|" + ts.encode(),
-                         hashlib.sha256).hexdigest()), 400),
+            ts, sig(b"A\xffB", ts)), 400),
         ("empty username", "username=&ts=%s&sig=%s" % (ts, sig("", ts)), 400),
         ("username 129 bytes", "username=%s&ts=%s&sig=%s" % (
             "a" * 129, ts, sig("a" * 129, ts)), 400),
@@ -1961,7 +1936,7 @@ def legacy_get_refusals(ctx):
         eq(e.last_run().argv[0], "A B", "argv username")
     with ctx.case("legacy off: a good legacy GET is 405"):
         e.write_config(legacy="off")
-        e.expect(e.get(legacy_q(e.secret, "W", ts)), 405,
+        e.expect(e.get(lq2(e, "W", ts)), 405,
                  "method_not_allowed", ran=0)
 
 
@@ -1992,18 +1967,11 @@ def legacy_env(user, ts, reward=100):
                         heart_id=legacy_hid(user, ts))
 
 
-def lsig(e, user, ts, secret=None):
-    """hex(HMAC_SHA256(secret, user "|" ts)), remembered as sensitive."""
-    s = hmac_legacy(e.secret if secret is None else secret, user, ts)
-    e.sensitive.add(s)
-    return s
-
-
 def lq2(e, user, ts, sig=None, enc=None, secret=None):
     """A legacy query: user percent-encoded with quote(safe='') (or the
     raw `enc` given), signed over the decoded name unless sig is given."""
     if sig is None:
-        sig = lsig(e, user, ts, secret)
+        sig = e.legacy_sig(user, ts, secret)
     if enc is None:
         enc = urllib.parse.quote(user, safe="")
     return "username=%s&ts=%s&sig=%s" % (enc, ts, sig)
@@ -2142,21 +2110,21 @@ def legacy_query_decoding(ctx):
         r = e.get(lq2(e, "%41", ts, enc="%2541"))
         expect_legacy_paid(e, r, "%41", ts)
     with ctx.case("parameters in any order"):
-        s = lsig(e, "Order", ts)
+        s = e.legacy_sig("Order", ts)
         r = e.get("ts=%s&sig=%s&username=Order" % (ts, s))
         expect_legacy_paid(e, r, "Order", ts)
     with ctx.case("unknown parameters before, between, after: ignored"):
-        s = lsig(e, "Unk", ts)
+        s = e.legacy_sig("Unk", ts)
         q = ("a=1&user=evil&Username=evil&usernames=evil&username=Unk&b="
              "&ts_=9&ts=%s&c&sig2=00&sig=%s&d=%%41&USERNAME=evil" % (ts, s))
         r = e.get(q)
         expect_legacy_paid(e, r, "Unk", ts)
     with ctx.case("empty parameters (&&) ignored"):
-        s = lsig(e, "Empty", ts)
+        s = e.legacy_sig("Empty", ts)
         r = e.get("&&username=Empty&&&ts=%s&&sig=%s&&" % (ts, s))
         expect_legacy_paid(e, r, "Empty", ts)
     with ctx.case("a 6000-byte unknown parameter is ignored"):
-        s = lsig(e, "LongPad", ts)
+        s = e.legacy_sig("LongPad", ts)
         r = e.get("pad=%s&username=LongPad&ts=%s&sig=%s" % ("x" * 6000, ts, s))
         expect_legacy_paid(e, r, "LongPad", ts)
     ok128 = [("a" * 128, None),
@@ -2187,13 +2155,7 @@ def legacy_query_decoding(ctx):
 def legacy_query_refusals(ctx):
     e = ctx.env(cfg={"legacy": "on"})
     ts = str(now())
-    good = lsig(e, "a", ts)
-
-    def raw_sig(user_bytes, t=ts):
-        s = hmac.new(e.secret.encode(), user_bytes + b"|" + as_bytes(t),
-                     hashlib.sha256).hexdigest()
-        e.sensitive.add(s)
-        return s
+    good = e.legacy_sig("a", ts)
 
     cases = []
     # malformed escapes, in the name (end and middle), ts and sig
@@ -2241,10 +2203,10 @@ def legacy_query_refusals(ctx):
     cases += [
         ("missing username", "ts=%s&sig=%s" % (ts, good), 400),
         ("username without =", "username&ts=%s&sig=%s" % (
-            ts, lsig(e, "", ts)), 400),
-        ("empty username", "username=&ts=%s&sig=%s" % (ts, lsig(e, "", ts)),
-         400),
-        ("missing ts", "username=a&sig=%s" % lsig(e, "a", ""), 400),
+            ts, e.legacy_sig("", ts)), 400),
+        ("empty username", "username=&ts=%s&sig=%s" % (
+            ts, e.legacy_sig("", ts)), 400),
+        ("missing ts", "username=a&sig=%s" % e.legacy_sig("a", ""), 400),
         ("missing ts and sig", "username=a", 400),
         ("missing username, ts and sig", "x=1", 400),
         ("empty query", "", 400),
@@ -2264,8 +2226,8 @@ def legacy_query_refusals(ctx):
                      ("%80", b"\x80"), ("%FE%FF", b"\xfe\xff")]:
         name = b"a" + raw + b"b"
         cases.append(("decoded %s in username" % esc,
-                      "username=a%sb&ts=%s&sig=%s" % (esc, ts, raw_sig(name)),
-                      400))
+                      "username=a%sb&ts=%s&sig=%s" % (
+                          esc, ts, e.legacy_sig(name, ts)), 400))
     # ts that is not decimal digits
     for tsv, signed in [("12a", "12a"), ("-5", "-5"), ("+5", " 5"),
                         ("%2B5", "+5"), ("%205", " 5"), (" 5", " 5"),
@@ -2274,9 +2236,9 @@ def legacy_query_refusals(ctx):
                         (ts + "%00", ts + "\x00"), ("%EF%BC%91", "\uff11"),
                         ("1" * 12, "1" * 12), ("9" * 30, "9" * 30)]:
         cases.append(("ts %r" % tsv, "username=a&ts=%s&sig=%s" % (
-            tsv, lsig(e, "a", signed)), "4xx"))
-    cases.append(("ts without =", "username=a&ts&sig=%s" % lsig(e, "a", ""),
-                  "4xx"))
+            tsv, e.legacy_sig("a", signed)), "4xx"))
+    cases.append(("ts without =",
+                  "username=a&ts&sig=%s" % e.legacy_sig("a", ""), "4xx"))
     for label, q, st in cases:
         with ctx.case(label):
             expect_legacy_refused(e, e.get(q), st)
@@ -2320,23 +2282,24 @@ def legacy_signature_checks(ctx):
         ("sig without the |", lq2(e, "U", ts, sig=mac("U" + ts))),
         ("sig over ts|username", lq2(e, "U", ts, sig=mac(ts + "|U"))),
         ("sig over username only", lq2(e, "U", ts, sig=mac("U"))),
-        ("sig for another ts", lq2(e, "U", ts, sig=lsig(
-            e, "U", str(int(ts) - 1)))),
-        ("sig for another username", lq2(e, "U", ts, sig=lsig(e, "V", ts))),
+        ("sig for another ts", lq2(e, "U", ts, sig=e.legacy_sig(
+            "U", str(int(ts) - 1)))),
+        ("sig for another username", lq2(e, "U", ts,
+                                         sig=e.legacy_sig("V", ts))),
         ("POST-style sig (t.body)", lq2(e, "U", ts, sig=mac(ts + ".U"))),
         ("all-zero sig", lq2(e, "U", ts, sig="0" * 64)),
-        ("63 hex", lq2(e, "U", ts, sig=lsig(e, "U", ts)[:63])),
-        ("65 hex", lq2(e, "U", ts, sig=lsig(e, "U", ts) + "0")),
-        ("two sigs glued", lq2(e, "U", ts, sig=lsig(e, "U", ts) * 2)),
-        ("non-hex in a 64-char sig", lq2(e, "U", ts,
-                                         sig=lsig(e, "U", ts)[:63] + "g")),
+        ("63 hex", lq2(e, "U", ts, sig=e.legacy_sig("U", ts)[:63])),
+        ("65 hex", lq2(e, "U", ts, sig=e.legacy_sig("U", ts) + "0")),
+        ("two sigs glued", lq2(e, "U", ts, sig=e.legacy_sig("U", ts) * 2)),
+        ("non-hex in a 64-char sig",
+         lq2(e, "U", ts, sig=e.legacy_sig("U", ts)[:63] + "g")),
         ("sig with a trailing space", lq2(e, "U", ts,
-                                          sig=lsig(e, "U", ts) + "%20")),
+                                          sig=e.legacy_sig("U", ts) + "%20")),
         ("sig with a trailing +", lq2(e, "U", ts,
-                                      sig=lsig(e, "U", ts) + "+")),
+                                      sig=e.legacy_sig("U", ts) + "+")),
         ("empty sig", lq2(e, "U", ts, sig="")),
         ("sig without =", "username=U&ts=%s&sig" % ts),
-        ("sig as v1=...", lq2(e, "U", ts, sig="v1=" + lsig(e, "U", ts))),
+        ("sig as v1=...", lq2(e, "U", ts, sig="v1=" + e.legacy_sig("U", ts))),
     ]
     for label, q in cases:
         with ctx.case(label):
@@ -2346,14 +2309,14 @@ def legacy_signature_checks(ctx):
     with ctx.case("the decoded name, correctly signed, is paid"):
         expect_legacy_paid(e, e.get(lq2(e, name, ts, enc=enc)), name, ts)
     with ctx.case("upper-case hex sig accepted"):
-        r = e.get(lq2(e, "Upper", ts, sig=lsig(e, "Upper", ts).upper()))
+        r = e.get(lq2(e, "Upper", ts, sig=e.legacy_sig("Upper", ts).upper()))
         expect_legacy_paid(e, r, "Upper", ts)
     with ctx.case("mixed-case hex sig accepted"):
-        s = lsig(e, "Mixed", ts)
+        s = e.legacy_sig("Mixed", ts)
         s = "".join(c.upper() if i % 2 else c for i, c in enumerate(s))
         expect_legacy_paid(e, e.get(lq2(e, "Mixed", ts, sig=s)), "Mixed", ts)
     with ctx.case("%-encoded hex digits of the sig decode"):
-        s = "".join("%%%02X" % ord(c) for c in lsig(e, "PctSig", ts))
+        s = "".join("%%%02X" % ord(c) for c in e.legacy_sig("PctSig", ts))
         expect_legacy_paid(e, e.get(lq2(e, "PctSig", ts, sig=s)),
                            "PctSig", ts)
 
@@ -2566,7 +2529,7 @@ def cli_sign_legacy_hostile_names(ctx):
             q = urllib.parse.parse_qs(qs, keep_blank_values=True,
                                       strict_parsing=True, errors="strict")
             eq(q, {"username": [name], "ts": [ts],
-                   "sig": [lsig(e, name, ts)]}, "parse_qs of %r" % qs)
+                   "sig": [e.legacy_sig(name, ts)]}, "parse_qs of %r" % qs)
             eq(urllib.parse.unquote(value, errors="strict"), name,
                "unquote of the value")
             r = e.get(qs)

@@ -22,8 +22,6 @@ Python 3 stdlib only (and tests/testlib.py).  Prints `ok - name` or `FAIL - name
 """
 
 import errno
-import hashlib
-import hmac
 import json
 import os
 import platform
@@ -649,9 +647,7 @@ def isolation_between_requests(ctx):
         e.expect_unpaid("post:" + hid_x)
     with ctx.case("MMOLOVE_LEGACY=on param does not turn legacy on"):
         ts = str(now())
-        sig = hmac.new(as_bytes(e.secret), b"LegacyUser|" + as_bytes(ts),
-                       hashlib.sha256).hexdigest()
-        e.sensitive.add(sig)
+        sig = e.legacy_sig("LegacyUser", ts)
         r = w.request(e.params(b"", method="GET", extra=attacker,
                                query="username=LegacyUser&ts=%s&sig=%s" % (
                                    ts, sig)))

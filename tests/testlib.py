@@ -70,6 +70,12 @@ def sign_py(secret, t, body):
                     hashlib.sha256).hexdigest()
 
 
+def hmac_legacy(secret, username, ts):
+    """The legacy GET's sig = hex(HMAC_SHA256(secret, username "|" ts))."""
+    return hmac.new(as_bytes(secret), as_bytes(username) + b"|" + as_bytes(ts),
+                    hashlib.sha256).hexdigest()
+
+
 def poll(pred, bound=5.0, step=0.01):
     """Polls pred() until true or bound seconds pass; returns its last value."""
     end = time.monotonic() + bound
@@ -389,6 +395,12 @@ class Env:
 
     def sig(self, t, body, secret=None):
         v = sign_py(secret if secret is not None else self.secret, t, body)
+        self.sensitive.add(v)
+        return v
+
+    def legacy_sig(self, username, ts, secret=None):
+        v = hmac_legacy(secret if secret is not None else self.secret,
+                        username, ts)
         self.sensitive.add(v)
         return v
 
