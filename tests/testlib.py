@@ -222,6 +222,13 @@ esac
 """
 
 
+def write_grant(path, rec):
+    """Writes the recording grant script to path, recording into rec."""
+    with open(path, "w") as f:
+        f.write(GRANT_SCRIPT.replace("@REC@", rec))
+    os.chmod(path, 0o755)
+
+
 class Run:
     pass
 
@@ -271,6 +278,13 @@ def read_run(d):
     return r
 
 
+def fds_beyond_stdio(run, script):
+    """A run's fds above 2, with the script's own path written as
+    <script>."""
+    return {n: ("<script>" if t == script else t)
+            for n, t in run.fds.items() if n > 2}
+
+
 def _int(s):
     """A recorded number; 0 when the record is empty or garbled."""
     try:
@@ -294,17 +308,13 @@ def baseline_fds():
         rec = os.path.join(d, "rec")
         os.mkdir(rec)
         g = os.path.join(d, "grant")
-        with open(g, "w") as f:
-            f.write(GRANT_SCRIPT.replace("@REC@", rec))
-        os.chmod(g, 0o755)
+        write_grant(g, rec)
         subprocess.run([g, "u", "h", "1"], env={"PATH": CLEAN_PATH},
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, close_fds=True, timeout=20)
         runs = glob.glob(os.path.join(rec, "run.*"))
         check(len(runs) == 1, "baseline grant did not run")
-        r = read_run(runs[0])
-        BASELINE_FDS = {n: ("<script>" if t == g else t)
-                        for n, t in r.fds.items() if n > 2}
+        BASELINE_FDS = fds_beyond_stdio(read_run(runs[0]), g)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return BASELINE_FDS
@@ -331,9 +341,7 @@ class Env:
         self.rec = os.path.join(self.dir, "rec")
         os.mkdir(self.rec)
         self.grant = os.path.join(self.dir, "grant.sh")
-        with open(self.grant, "w") as f:
-            f.write(GRANT_SCRIPT.replace("@REC@", self.rec))
-        os.chmod(self.grant, 0o755)
+        write_grant(self.grant, self.rec)
         self.set_action(action)
         self.state = os.path.join(self.dir, "state")
         os.mkdir(self.state, 0o700)
@@ -568,10 +576,9 @@ class Env:
         eq(run.stdin, "/dev/null", "grant stdin")
         check(0 in run.fds and 1 in run.fds and 2 in run.fds,
               "grant lacks one of fds 0-2: %r" % run.fds)
-        extra = {n: ("<script>" if t == self.grant else t)
-                 for n, t in run.fds.items() if n > 2}
-        eq(extra, baseline_fds(), "grant fds beyond 0-2 (compared with a "
-           "clean start of the same script)")
+        eq(fds_beyond_stdio(run, self.grant), baseline_fds(),
+           "grant fds beyond 0-2 (compared with a clean start of the same "
+           "script)")
 
     # -- end-of-test invariants
     def check_files(self):
