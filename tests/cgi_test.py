@@ -467,7 +467,7 @@ def duplicate_no_run(ctx):
 @test
 def heart_test_event(ctx):
     e = ctx.env()
-    body = e.body(event="heart.test", heart_id=ZERO_ID, username="test-user")
+    body = e.heart_test_body()
     line = e.expect(e.post(body), 200, "test", ran=0)
     eq(e.vote_files(), [], "votes/ after heart.test")
     eq(line.get("reward"), 0, "log reward")
@@ -2022,8 +2022,7 @@ def legacy_on_post_still_works_and_405s(ctx):
         eq(line.get("mode"), "post", "log mode")
         e.expect(e.post(body, t=obj["timestamp"]), 200, "duplicate", ran=0)
     with ctx.case("heart.test POST still works with legacy on"):
-        body = e.body(event="heart.test", heart_id=ZERO_ID,
-                      username="test-user")
+        body = e.heart_test_body()
         e.expect(e.post(body), 200, "test", ran=0)
         eq(e.state_of("post:" + ZERO_ID), None, "ledger of the test id")
         eq(e.state_of(legacy_key("test-user", ts)), None, "legacy ledger")

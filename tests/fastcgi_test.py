@@ -36,7 +36,7 @@ import time
 import uuid
 
 import testlib
-from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, ZERO_ID, Fail, as_bytes,
+from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, Fail, as_bytes,
                      body_meta, check, eq, new_hid, now, parse_cgi, pid_gone,
                      poll, sign_py, test)
 
@@ -542,8 +542,7 @@ def basic_one_worker_loops(ctx):
         e.expect(r, 200, "duplicate", ran=0)
     with ctx.case("heart.test"):
         files = e.vote_files()
-        tb = e.body(event="heart.test", heart_id=ZERO_ID,
-                    username="test-user")
+        tb = e.heart_test_body()
         e.expect(w.post(tb), 200, "test", ran=0)
         eq(e.vote_files(), files, "votes/ after heart.test")
     with ctx.case("bad signature"):
@@ -610,8 +609,7 @@ def isolation_between_requests(ctx):
         r = w.request(e.params(b, cl=None), b)
         e.expect(r, 411, "length_required", ran=0)
     with ctx.case("no REMOTE_ADDR: the log does not reuse the last one"):
-        b = e.body(event="heart.test", heart_id=ZERO_ID,
-                   username="test-user")
+        b = e.heart_test_body()
         r = w.request(e.params(b, drop=("REMOTE_ADDR",)), b)
         line = e.expect(r, 200, "test", ran=0, remote=None)
         check(line.get("remote") in ("", None),
@@ -686,8 +684,7 @@ def config_read_once_at_start(ctx):
     e = ctx.env()
     w = Worker(e)
     old_secret = e.secret
-    e.expect(w.post(e.body(event="heart.test", heart_id=ZERO_ID,
-                           username="test-user")), 200, "test", ran=0)
+    e.expect(w.post(e.heart_test_body()), 200, "test", ran=0)
     new_secret = "new-" + uuid.uuid4().hex
     e.sensitive.add(new_secret)
     e.write_config(reward_base=777, reward_weekly=7777, grant="/bin/false",
@@ -779,14 +776,12 @@ def client_hangs_up(ctx):
     e = ctx.env()
     w = Worker(e)
     pid0 = w.pid
-    e.expect(w.post(e.body(event="heart.test", heart_id=ZERO_ID,
-                           username="test-user")), 200, "test", ran=0)
+    e.expect(w.post(e.heart_test_body()), 200, "test", ran=0)
 
     def after(what):
         w.check_alive(what)
         eq(w.pid, pid0, "worker pid")
-        r = w.post(e.body(event="heart.test", heart_id=ZERO_ID,
-                          username="test-user"))
+        r = w.post(e.heart_test_body())
         e.expect(r, 200, "test", ran=0, strays=True)
 
     with ctx.case("connect, close"):
@@ -842,8 +837,7 @@ def client_hangs_up(ctx):
         r = w.post(b)
         e.expect(r, 200, "duplicate", ran=0)
     with ctx.case("complete heart.test, close before the answer (x20)"):
-        tb = e.body(event="heart.test", heart_id=ZERO_ID,
-                    username="test-user")
+        tb = e.heart_test_body()
         for _ in range(20):
             s, rid, before = w.send(e.params(tb), tb)
             s.close()
@@ -873,8 +867,7 @@ def sigterm_finishes_the_request(ctx):
     the worker exits.  SIGTERM while idle: it exits at once."""
     e = ctx.env(action="slow15")
     w = Worker(e)
-    e.expect(w.post(e.body(event="heart.test", heart_id=ZERO_ID,
-                           username="test-user")), 200, "test", ran=0)
+    e.expect(w.post(e.heart_test_body()), 200, "test", ran=0)
     hid = new_hid()
     b = e.body(heart_id=hid)
     s, rid, before = w.send(e.params(b), b)
@@ -901,8 +894,7 @@ def sigterm_finishes_the_request(ctx):
     with ctx.case("SIGTERM while idle"):
         e2 = ctx.env()
         w2 = Worker(e2)
-        e2.expect(w2.post(e2.body(event="heart.test", heart_id=ZERO_ID,
-                                  username="test-user")), 200, "test", ran=0)
+        e2.expect(w2.post(e2.heart_test_body()), 200, "test", ran=0)
         idle = w2.wait_idle()
         check(idle is not False, "worker never blocked waiting for a connection")
         t0 = time.monotonic()
@@ -921,8 +913,7 @@ def sigterm_while_reading_the_body(ctx):
     then the worker exits."""
     e = ctx.env()
     w = Worker(e)
-    e.expect(w.post(e.body(event="heart.test", heart_id=ZERO_ID,
-                           username="test-user")), 200, "test", ran=0)
+    e.expect(w.post(e.heart_test_body()), 200, "test", ran=0)
     if blocked_in(w.pid, "read") is None:
         ctx.note("cannot tell a blocked read() on %s: skipped" %
                  platform.machine())
@@ -983,8 +974,7 @@ def root_refused_without_allow_root(ctx):
     e.expect_unpaid("post:" + hid)
     eq(e.vote_files(), [], "votes/")
     with ctx.case("heart.test is refused too"):
-        r = w.post(e.body(event="heart.test", heart_id=ZERO_ID,
-                          username="test-user"))
+        r = w.post(e.heart_test_body())
         e.expect(r, 500, "config_error", ran=0)
     with ctx.case("allow_root = no, explicitly"):
         e2 = ctx.env(cfg={"allow_root": "no"})
@@ -1019,8 +1009,7 @@ def runs_as_nobody(ctx):
     check_grant_fds(e, run, w)
     e.expect_paid("post:" + hid)
     e.expect(w.post(e.body(heart_id=hid)), 200, "duplicate", ran=0)
-    e.expect(w.post(e.body(event="heart.test", heart_id=ZERO_ID,
-                           username="test-user")), 200, "test", ran=0)
+    e.expect(w.post(e.heart_test_body()), 200, "test", ran=0)
 
 
 @test
@@ -1032,7 +1021,7 @@ def memory_stays_flat(ctx):
     w = Worker(e)
     total = max(2500, OPTS.requests)
     mark = 2000
-    tb = e.body(event="heart.test", heart_id=ZERO_ID, username="test-user")
+    tb = e.heart_test_body()
     # one heart.test delivery, resent: test events have no replay guard,
     # and the whole run stays well inside tolerance
     test_params = e.params(tb)

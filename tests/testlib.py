@@ -401,6 +401,12 @@ class Env:
         return json.dumps(d, ensure_ascii=False,
                           separators=(",", ":")).encode("utf-8")
 
+    def heart_test_body(self):
+        """The heart.test delivery SPEC.md describes: zero heart_id,
+        username test-user."""
+        return self.body(event="heart.test", heart_id=ZERO_ID,
+                         username="test-user")
+
     def sig(self, t, body, secret=None):
         v = sign_py(secret if secret is not None else self.secret, t, body)
         self.sensitive.add(v)
