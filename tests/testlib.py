@@ -120,6 +120,11 @@ class Resp:
         v = self.headers.get(name.lower())
         return v[0] if v else None
 
+    def allow(self):
+        """The methods the Allow: header names, as a set."""
+        return {x.strip() for x in (self.header("allow") or "").split(",")
+                if x.strip()}
+
     def framing_problems(self):
         """What the transport around the response got wrong."""
         return []
