@@ -36,7 +36,7 @@ import time
 import uuid
 
 import testlib
-from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, Fail, as_bytes,
+from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, VOTE_ENV, Fail, as_bytes,
                      body_meta, check, eq, new_hid, now, parse_cgi, pid_gone,
                      poll, sign_py, test)
 
@@ -655,10 +655,7 @@ def isolation_between_requests(ctx):
         run = e.last_run()
         eq(run.path, e.grant, "grant program (not MMOLOVE_GRANT param)")
         eq(run.argv, ["PlayerOne", hid_v, "100"], "grant argv")
-        leaked = [k for k in run.env if k not in (
-            "PATH", "MMOLOVE_EVENT", "MMOLOVE_USERNAME", "MMOLOVE_HEART_ID",
-            "MMOLOVE_REWARD", "MMOLOVE_SERVER_ID", "MMOLOVE_PERIOD",
-            "MMOLOVE_TIMESTAMP", "MMOLOVE_MODE")]
+        leaked = [k for k in run.env if k not in VOTE_ENV]
         eq(leaked, [], "grant environment beyond the vote's variables")
         e.expect_paid("post:" + hid_v)
     w.check_alive("at the end")

@@ -27,6 +27,11 @@ CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
 ZERO_ID = "00000000-0000-0000-0000-000000000000"
 AUTO = object()
 DROP = object()
+# The grant's environment for a vote with none of the optional fields.
+VOTE_ENV = frozenset(("PATH", "MMOLOVE_EVENT", "MMOLOVE_USERNAME",
+                      "MMOLOVE_HEART_ID", "MMOLOVE_REWARD",
+                      "MMOLOVE_SERVER_ID", "MMOLOVE_PERIOD",
+                      "MMOLOVE_TIMESTAMP", "MMOLOVE_MODE"))
 
 # The command line, filled in by main(): binary, keep, and each script's own.
 OPTS = argparse.Namespace(binary=None, keep=False)
