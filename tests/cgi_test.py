@@ -392,8 +392,7 @@ def grant_signal_state_reset(ctx):
         check(r.status is not None and 500 <= r.status < 600,
               "status %r, expected 5xx" % r.status)
         for name in ("bgpid", "fgpid"):
-            with open(os.path.join(e2.rec, name)) as f:
-                pid = int(f.read().strip())
+            [pid] = e2.bgpids(name)
             check(poll(lambda: pid_gone(pid), bound=5.0),
                   "grant's %s %d survived the timeout" % (name, pid))
 
@@ -1224,8 +1223,7 @@ def grant_timeout_kills_group(ctx):
     run = e.last_run()
     pids = {"grant": run.pid}
     for name in ("bgpid", "fgpid"):
-        with open(os.path.join(e.rec, name)) as f:
-            pids[name] = int(f.read().strip())
+        [pids[name]] = e.bgpids(name)
     alive = poll(lambda: [n for n, p in pids.items() if not pid_gone(p)] == [],
                  bound=5)
     check(alive, "still running 5s after the answer: %r" % [
