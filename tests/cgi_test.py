@@ -1755,6 +1755,13 @@ def cli_verify(ctx):
                   "prints the secret")
 
 
+def state_dir_under_file(x):
+    """Configures x's state_dir below a regular file."""
+    f = os.path.join(x.dir, "plainfile")
+    open(f, "w").close()
+    x.write_config(state_dir=os.path.join(f, "state"))
+
+
 @test
 def cli_check(ctx):
     e = ctx.env()
@@ -1777,12 +1784,7 @@ def cli_check(ctx):
     bad("grant not executable", lambda x: os.chmod(x.grant, 0o644))
     bad("grant missing", lambda x: x.write_config(
         grant=os.path.join(x.dir, "missing")))
-
-    def under_file(x):
-        f = os.path.join(x.dir, "plainfile")
-        open(f, "w").close()
-        x.write_config(state_dir=os.path.join(f, "state"))
-    bad("state_dir under a regular file", under_file)
+    bad("state_dir under a regular file", state_dir_under_file)
     bad("no secret configured", lambda x: x.write_config(secret_file=DROP))
     bad("secret file missing", lambda x: os.unlink(x.secret_path))
     bad("secret file empty", lambda x: x.write_secret([]))
@@ -2607,12 +2609,7 @@ def config_errors_500(ctx):
     case("no secret at all", lambda x: x.write_config(secret_file=DROP))
     case("secret file missing", lambda x: os.unlink(x.secret_path))
     case("secret file empty", lambda x: x.write_secret([]))
-
-    def under_file(x):
-        f = os.path.join(x.dir, "plainfile")
-        open(f, "w").close()
-        x.write_config(state_dir=os.path.join(f, "state"))
-    case("state_dir under a regular file", under_file)
+    case("state_dir under a regular file", state_dir_under_file)
     case("bad tolerance value", lambda x: x.write_config(tolerance="soon"))
     case("env override with a bad value", lambda x: None,
          extra_env={"MMOLOVE_GRANT_TIMEOUT": "ten"})
