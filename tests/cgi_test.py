@@ -2615,6 +2615,19 @@ def config_errors_500(ctx):
          extra_env={"MMOLOVE_GRANT_TIMEOUT": "ten"})
 
 
+def json_objects(data):
+    """The lines of data that are JSON objects (log lines on stderr)."""
+    objs = []
+    for line in data.split(b"\n"):
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(o, dict):
+            objs.append(o)
+    return objs
+
+
 @test
 def config_file_missing_500(ctx):
     e = ctx.env(cfg={"log": DROP})
@@ -2624,13 +2637,7 @@ def config_file_missing_500(ctx):
         "MMOLOVE_CONFIG": os.path.join(e.dir, "no-such.conf")})
     e.expect(r, 500, None, ran=0, log=False)
     check(b"no-such" not in r.raw, "answer reveals the config path")
-    objs = []
-    for l in r.stderr.split(b"\n"):
-        try:
-            objs.append(json.loads(l))
-        except ValueError:
-            pass
-    check(any(isinstance(o, dict) and o.get("status") == 500 for o in objs),
+    check(any(o.get("status") == 500 for o in json_objects(r.stderr)),
           "no JSON log line on stderr: %r" % r.stderr[:300])
     e.requests = 0
 
@@ -2641,15 +2648,8 @@ def log_default_is_stderr(ctx):
     hid = new_hid()
     r = e.post(e.body(heart_id=hid))
     e.expect(r, 200, None, ran=1, log=False)
-    lines = [l for l in r.stderr.split(b"\n") if l.strip()]
-    objs = []
-    for l in lines:
-        try:
-            objs.append(json.loads(l))
-        except ValueError:
-            pass
     check(any(o.get("outcome") == "paid" and o.get("heart_id") == hid
-              for o in objs if isinstance(o, dict)),
+              for o in json_objects(r.stderr)),
           "no JSON log line on stderr: %r" % r.stderr[:300])
     for s in e.sensitive:
         check(s.encode() not in r.stderr, "stderr leaks a secret")
