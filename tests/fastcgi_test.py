@@ -38,7 +38,7 @@ import uuid
 import testlib
 from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, VOTE_ENV, Fail, as_bytes,
                      body_meta, check, eq, new_hid, now, parse_cgi, pid_gone,
-                     poll, test)
+                     poll, proc_stat, proc_status, test)
 
 # ------------------------------------------------------------ FastCGI bits
 
@@ -57,18 +57,6 @@ FCGI_REQUEST_COMPLETE = 0
 # A parameter name of 128 bytes or more takes the 4-byte length encoding.
 LONG_NAME = "HTTP_X_" + "LONG_HEADER_NAME_" * 8
 LONG_VALUE = "MMOLove-Webhook/1.0 (" + "x" * 200 + ")"
-
-
-def proc_status(pid):
-    out = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                out[k] = v.strip()
-    except OSError:
-        pass
-    return out
 
 
 def kib(v):
@@ -110,15 +98,16 @@ def blocked_in(pid, what):
     try:
         with open("/proc/%d/syscall" % pid) as f:
             fields = f.read().split()
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[-1].split()[0]
     except OSError:
+        return None
+    stat = proc_stat(pid)
+    if stat is None:
         return None
     if fields[:1] == ["running"]:
         return False
     if not fields or not fields[0].lstrip("-").isdigit():
         return None
-    return state == "S" and int(fields[0]) in nrs
+    return stat[0] == "S" and int(fields[0]) in nrs
 
 
 def fcgi_record(rtype, rid, content=b"", pad=True):
@@ -520,8 +509,7 @@ def basic_one_worker_loops(ctx):
     e = ctx.env()
     w = Worker(e)
     pid0 = w.pid
-    with open("/proc/%d/stat" % pid0) as f:
-        start0 = f.read().rsplit(")", 1)[-1].split()[19]
+    start0 = proc_stat(pid0)[19]
     hid = new_hid()
     body = e.body(heart_id=hid, streak_day=7)
     with ctx.case("first paid vote"):
@@ -572,9 +560,8 @@ def basic_one_worker_loops(ctx):
         e.expect_paid("post:" + hid3)
     w.check_alive("at the end")
     eq(w.pid, pid0, "worker pid")
-    with open("/proc/%d/stat" % pid0) as f:
-        eq(f.read().rsplit(")", 1)[-1].split()[19], start0,
-           "worker start time (same process throughout)")
+    eq(proc_stat(pid0)[19], start0,
+       "worker start time (same process throughout)")
     eq(e.run_count(), 2, "grant runs in all")
 
 

@@ -91,15 +91,43 @@ def poll(pred, bound=5.0, step=0.01):
         time.sleep(step)
 
 
-def pid_gone(pid):
-    """True when pid no longer runs (absent, or a zombie)."""
+def stat_fields(text):
+    """The fields of a /proc/<pid>/stat line after the command name (which
+    may hold spaces and parentheses): state, ppid, pgrp, session, ..."""
+    return text.rsplit(")", 1)[-1].split()
+
+
+def status_fields(text):
+    """The "Key: value" lines of a /proc/<pid>/status, as a dict."""
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def proc_stat(pid):
+    """stat_fields() of a running pid; None when there is none."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
+            return stat_fields(f.read())
     except OSError:
-        return True
-    state = st.rsplit(")", 1)[-1].split()[0]
-    return state in ("Z", "X")
+        return None
+
+
+def proc_status(pid):
+    """status_fields() of a running pid; {} when there is none."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return status_fields(f.read())
+    except OSError:
+        return {}
+
+
+def pid_gone(pid):
+    """True when pid no longer runs (absent, or a zombie)."""
+    st = proc_stat(pid)
+    return st is None or st[0] in ("Z", "X")
 
 
 # ---------------------------------------------------------------- responses
@@ -274,14 +302,11 @@ def read_run(d):
     r.stdin = rd("stdin").decode().strip()
     r.parent = rd("parent").decode().strip()
     r.pid = _int(rd("pid"))
-    r.status = {}
-    for line in rd("status").decode("utf-8", "replace").splitlines():
-        k, _, v = line.partition(":")
-        r.status[k] = v.strip()
+    r.status = status_fields(rd("status").decode("utf-8", "replace"))
     r.ppid = _int(r.status.get("PPid", "0"))
     r.sig = {k: int(r.status[k], 16) for k in ("SigIgn", "SigBlk")
              if k in r.status}
-    fields = rd("stat").decode("utf-8", "replace").rsplit(")", 1)[-1].split()
+    fields = stat_fields(rd("stat").decode("utf-8", "replace"))
     r.pgid = int(fields[2]) if len(fields) > 2 else None
     r.sid = int(fields[3]) if len(fields) > 3 else None
     r.when = _int(rd("when"))
