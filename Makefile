@@ -61,13 +61,22 @@ build/settings: FORCE
 src/config.o src/cli.o mmolove.cgi: build/settings
 FORCE:
 
-# The same program built with AddressSanitizer and UBSan, for the suite.
+# The same program built with AddressSanitizer and UBSan, for the suite;
+# tests/unit.mk's sanitized unit tests link the same build/asan/src/*.o.
+# The product's flags and warnings, with the sanitizers added; -O1 and
+# no _FORTIFY_SOURCE keep their reports exact.
+SAN_CC	?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-build/asan/mmolove.cgi: mmolove.cgi.c $(SRCS) $(HDRS)
-	@mkdir -p build/asan
-	clang $(filter-out -D_FORTIFY_SOURCE=2,$(ALL_CFLAGS)) -O1 $(SAN_FLAGS) \
-	    -o $@ mmolove.cgi.c $(SRCS) $(LIBS)
+SAN_CFLAGS = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(SAN_FLAGS)
+SAN_OBJS = $(patsubst %.o,build/asan/%.o,$(OBJS))
+build/asan/mmolove.cgi: build/asan/mmolove.cgi.o $(SAN_OBJS)
+	$(SAN_CC) $(SAN_FLAGS) -o $@ build/asan/mmolove.cgi.o $(SAN_OBJS) \
+	    $(LIBS)
+
+build/asan/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
 
 # A self-contained binary to upload where there is no compiler (shared
 # hosting): the default build already is one.

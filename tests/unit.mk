@@ -1,9 +1,11 @@
 # tests/unit.mk: unit tests (cmocka) and fuzzing (libFuzzer).
 #
 # Included by the top-level Makefile, which defines CC, ALL_CFLAGS,
-# LDHARDEN, LIBS and OBJS_NOMAIN (every src/*.o; none holds main()).
-# Include it after those are defined: OBJS_NOMAIN is read in
-# prerequisite lists, which make expands as it reads each rule.
+# LDHARDEN, LIBS, OBJS_NOMAIN (every src/*.o; none holds main()) and the
+# sanitizer build (SAN_CC, SAN_FLAGS, SAN_CFLAGS, SAN_OBJS: src/*.c
+# built into build/asan/src/).  Include it after those are defined:
+# OBJS_NOMAIN and SAN_OBJS are read in prerequisite lists, which make
+# expands as it reads each rule.
 #
 #   make unit            cmocka tests linked against the product's own
 #                        objects, built with the product's flags
@@ -21,7 +23,6 @@
 # replay it with `build/fuzz/<name> <file>`.  Sanitizer and fuzzer
 # objects live under build/ only, never over src/*.o.
 
-UNIT_SAN_CC		?= clang
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 20
 
@@ -30,12 +31,6 @@ UNIT_HDRS	 = tests/unit/unit.h $(wildcard src/*.h)
 UNIT_OBJS	 = $(patsubst tests/unit/%.c,build/unit/%.o,$(UNIT_SRCS))
 UNIT_LIBS	 = -lcmocka
 
-# The product's flags and warnings (-Werror included), with the
-# sanitizers added; -O1 and no _FORTIFY_SOURCE keep their reports exact.
-UNIT_SAN_FLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
-		   -fno-sanitize-recover=all
-UNIT_SAN_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(UNIT_SAN_FLAGS)
-UNIT_SAN_SRC_OBJS	 = $(patsubst src/%.o,build/asan/src/%.o,$(OBJS_NOMAIN))
 UNIT_SAN_UNIT_OBJS	 = $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRCS))
 UNIT_SAN_ENV		 = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -80,17 +75,13 @@ build/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
 unit-sanitize: build/asan/unit_test
 	$(UNIT_SAN_ENV) build/asan/unit_test
 
-build/asan/unit_test: $(UNIT_SAN_UNIT_OBJS) $(UNIT_SAN_SRC_OBJS)
-	$(UNIT_SAN_CC) $(UNIT_SAN_FLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ \
-	    $(UNIT_SAN_UNIT_OBJS) $(UNIT_SAN_SRC_OBJS) $(UNIT_LIBS) $(LIBS)
+build/asan/unit_test: $(UNIT_SAN_UNIT_OBJS) $(SAN_OBJS)
+	$(SAN_CC) $(SAN_FLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ \
+	    $(UNIT_SAN_UNIT_OBJS) $(SAN_OBJS) $(UNIT_LIBS) $(LIBS)
 
 build/asan/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
 	@mkdir -p $(@D)
-	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -c -o $@ $<
-
-build/asan/src/%.o: src/%.c $(wildcard src/*.h)
-	@mkdir -p $(@D)
-	$(UNIT_SAN_CC) $(UNIT_SAN_CFLAGS) -c -o $@ $<
+	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
 
 # --- libFuzzer --------------------------------------------------------------
 
