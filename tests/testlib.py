@@ -366,8 +366,8 @@ class Env:
         self.ctx = ctx
         self.dir = tempfile.mkdtemp(prefix=self.dir_prefix())
         os.chmod(self.dir, 0o755)
-        self.secret = "sec-" + uuid.uuid4().hex + "-Zz9"
-        self.secrets = list(secrets) if secrets else [self.secret]
+        self.secrets = (list(secrets) if secrets
+                        else ["sec-" + uuid.uuid4().hex + "-Zz9"])
         self.secret = self.secrets[0]
         self.sensitive = set(s for s in self.secrets if s)
         self.secret_path = os.path.join(self.dir, "secret")
