@@ -117,12 +117,12 @@ test_booleans(void **state)
 	char text[64];
 	size_t i;
 
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+	for (i = 0; i < nitems(yes); i++) {
 		(void)snprintf(text, sizeof(text), "legacy = %s\n", yes[i]);
 		assert_int_equal(load(f, text), 0);
 		assert_true(f->cfg.legacy);
 	}
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+	for (i = 0; i < nitems(no); i++) {
 		(void)snprintf(text, sizeof(text), "allow_root = %s\n", no[i]);
 		assert_int_equal(load(f, text), 0);
 		assert_false(f->cfg.allow_root);
@@ -174,7 +174,7 @@ test_bad_values(void **state)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		if (load(f, bad[i]) != -1 || strstr(f->err, ":1:") == NULL)
 			fail_msg("accepted, or no line number: %s", bad[i]);
 	/* The limits themselves are fine. */

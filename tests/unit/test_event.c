@@ -470,7 +470,7 @@ test_many_tokens(void **state)
 	size_t n;
 
 	(void)state;
-	for (n = 0; n < sizeof(counts) / sizeof(counts[0]); n++) {
+	for (n = 0; n < nitems(counts); n++) {
 		body = tokens_body(counts[n]);
 		assert_int_equal(parse(body, &ev), 0);
 		assert_string_equal(ev.username, "PlayerOne");

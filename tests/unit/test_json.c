@@ -54,7 +54,7 @@ test_validate_accepts(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (i = 0; i < nitems(good); i++) {
 		if (validate(good[i]) != 0)
 			fail_msg("rejected: %s", good[i]);
 	}
@@ -123,7 +123,7 @@ test_validate_rejects(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		if (validate(bad[i]) != -1)
 			fail_msg("accepted: %s", bad[i]);
 	}

@@ -131,11 +131,11 @@ test_parse_bad_query(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		if (parse(bad[i], &q) != LEGACY_BAD_QUERY)
 			fail_msg("not a bad query: %s", bad[i]);
 	assert_int_equal(parse(NULL, &q), LEGACY_BAD_QUERY);
-	for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+	for (i = 0; i < nitems(bad_names); i++)
 		if (parse(bad_names[i], &q) != LEGACY_OK ||
 		    legacy_name(&q) == NULL)
 			fail_msg("name not refused: %s", bad_names[i]);

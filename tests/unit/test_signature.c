@@ -155,7 +155,7 @@ test_parse_garbled(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < nitems(bad); i++)
 		if (parse(bad[i], &sig) != SIGNATURE_GARBLED)
 			fail_msg("not garbled: \"%s\"", bad[i]);
 	assert_int_equal(signature_parse(NULL, &sig, NULL, 0),

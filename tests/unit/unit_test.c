@@ -24,7 +24,7 @@ static const struct group {
 	{ "ledger", run_ledger_tests },
 };
 
-#define GROUP_COUNT (sizeof(groups) / sizeof(groups[0]))
+#define GROUP_COUNT nitems(groups)
 
 static int
 wanted(const char *name, int argc, char *argv[])

@@ -169,6 +169,6 @@ clear_mmolove_environment(void)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (i = 0; i < nitems(names); i++)
 		assert_int_equal(unsetenv(names[i]), 0);
 }
