@@ -39,8 +39,6 @@ SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 
-OBJS_NOMAIN = $(OBJS)
-
 all: mmolove.cgi
 
 # libfcgi's TCP listening code, which a responder never runs, draws a

@@ -1,8 +1,8 @@
 # make bench: mmolove.cgi measured side by side with no-op C programs.
 # Included from the top-level Makefile (`-include bench/bench.mk`); uses
-# its CC, ALL_CFLAGS, LDHARDEN, LIBS and its mmolove.cgi target.  See
-# bench/README.md.  Timings never pass or fail anything: `make bench`
-# is not part of `make test`.
+# its CC, ALL_CFLAGS, LDHARDEN, PROG_LDFLAGS, LIBS, FORCE and its
+# mmolove.cgi target.  See bench/README.md.  Timings never pass or fail
+# anything: `make bench` is not part of `make test`.
 
 BENCH_OUT = build/bench
 
@@ -11,7 +11,6 @@ BENCH_OUT = build/bench
 # FastCGI floor the same libfcgi, so that the comparison is fair.
 # noop-dynamic.cgi is the same no-op linked dynamically (LDHARDEN), as
 # most C programs are: a context row, not a target's floor.
-BENCH_LD = $(or $(PROG_LDFLAGS),$(LDHARDEN))
 BENCH_FLOORS = $(BENCH_OUT)/noop.cgi $(BENCH_OUT)/noop-paid.cgi \
 	$(BENCH_OUT)/noop.fcgi $(BENCH_OUT)/noop-dynamic.cgi
 # The bench's own tools (not measured).
@@ -27,20 +26,20 @@ bench-build: $(BENCH_FLOORS) $(BENCH_TOOLS)
 # Rebuilt when the way of linking changes (make LINK=dynamic bench).
 $(BENCH_OUT)/link: FORCE
 	@mkdir -p $(BENCH_OUT)
-	@echo '$(BENCH_LD) $(LIBS)' | cmp -s - $@ || echo '$(BENCH_LD) $(LIBS)' > $@
+	@echo '$(PROG_LDFLAGS) $(LIBS)' | cmp -s - $@ || echo '$(PROG_LDFLAGS) $(LIBS)' > $@
 
 $(BENCH_OUT)/noop.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
-	$(CC) $(ALL_CFLAGS) $(BENCH_LD) $(LDFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BENCH_OUT)/noop-dynamic.cgi: bench/noop_cgi.c
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $<
 
 $(BENCH_OUT)/noop-paid.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
-	$(CC) $(ALL_CFLAGS) -DPAID_FLOOR $(BENCH_LD) $(LDFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) -DPAID_FLOOR $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c $(BENCH_OUT)/link
-	$(CC) $(ALL_CFLAGS) $(BENCH_LD) $(LDFLAGS) -o $@ $< $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIBS)
 
 $(BENCH_OUT)/exec_bench: bench/exec_bench.c
 	@mkdir -p $(BENCH_OUT)
@@ -50,6 +49,4 @@ $(BENCH_OUT)/rss_probe: bench/rss_probe.c
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(ALL_CFLAGS) -static -o $@ $<
 
-FORCE:
-
-.PHONY: bench bench-build FORCE
+.PHONY: bench bench-build

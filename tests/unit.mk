@@ -1,11 +1,11 @@
 # tests/unit.mk: unit tests (cmocka) and fuzzing (libFuzzer).
 #
 # Included by the top-level Makefile, which defines CC, ALL_CFLAGS,
-# LDHARDEN, LIBS, OBJS_NOMAIN (every src/*.o; none holds main()) and the
+# LDHARDEN, LIBS, OBJS (every src/*.o; none holds main()) and the
 # sanitizer build (SAN_CC, SAN_FLAGS, SAN_CFLAGS, SAN_OBJS: src/*.c
 # built into build/asan/src/).  Include it after those are defined:
-# OBJS_NOMAIN and SAN_OBJS are read in prerequisite lists, which make
-# expands as it reads each rule.
+# OBJS and SAN_OBJS are read in prerequisite lists, which make expands
+# as it reads each rule.
 #
 #   make unit            cmocka tests linked against the product's own
 #                        objects, built with the product's flags
@@ -62,8 +62,8 @@ FUZZ_DICT_CASES		 = $(foreach n,$(FUZZ_NAMES),\
 unit: build/unit_test
 	build/unit_test
 
-build/unit_test: $(UNIT_OBJS) $(OBJS_NOMAIN)
-	$(CC) $(LDHARDEN) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(OBJS_NOMAIN) \
+build/unit_test: $(UNIT_OBJS) $(OBJS)
+	$(CC) $(LDHARDEN) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(OBJS) \
 	    $(UNIT_LIBS) $(LIBS)
 
 build/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
