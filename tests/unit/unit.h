@@ -44,10 +44,6 @@ void	unhex(const char *hex, unsigned char *out, size_t len);
  */
 char	*exact_copy(const void *s, size_t len);
 
-/* mkdtemp() under $TMPDIR (or /tmp); path holds at least 256 bytes. */
-void	make_temp_dir(char *path, size_t size);
-/* rm -rf path. */
-void	remove_tree(const char *path);
 /* Writes len bytes to path (created or truncated, mode 0600). */
 void	write_file(const char *path, const void *data, size_t len);
 

@@ -52,7 +52,8 @@ exact_copy(const void *s, size_t len)
 	return p;
 }
 
-void
+/* mkdtemp() under $TMPDIR (or /tmp). */
+static void
 make_temp_dir(char *path, size_t size)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -78,7 +79,8 @@ remove_one(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
-void
+/* rm -rf path. */
+static void
 remove_tree(const char *path)
 {
 	(void)nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
