@@ -20,13 +20,13 @@ struct fixture {
 
 static struct fixture_spec spec = { sizeof(struct fixture), "mmolove.conf" };
 
-/* Loads text as the configuration file. */
+/* Loads len bytes of text as the configuration file. */
 static int
-load(struct fixture *f, const char *text)
+load_bytes(struct fixture *f, const char *text, size_t len)
 {
 	int rc;
 
-	write_file(f->tmp.path, text, strlen(text));
+	write_file(f->tmp.path, text, len);
 	assert_int_equal(setenv("MMOLOVE_CONFIG", f->tmp.path, 1), 0);
 	f->err[0] = '\0';
 	rc = config_load(&f->cfg, f->err, sizeof(f->err));
@@ -34,6 +34,13 @@ load(struct fixture *f, const char *text)
 	if (rc == -1)
 		assert_true(f->err[0] != '\0');
 	return rc;
+}
+
+/* Loads the string text as the configuration file. */
+static int
+load(struct fixture *f, const char *text)
+{
+	return load_bytes(f, text, strlen(text));
 }
 
 static void
@@ -254,9 +261,7 @@ test_nul_and_size(void **state)
 	char *big;
 	size_t len = 70000, i;
 
-	write_file(f->tmp.path, nul, sizeof(nul) - 1);
-	assert_int_equal(setenv("MMOLOVE_CONFIG", f->tmp.path, 1), 0);
-	assert_int_equal(config_load(&f->cfg, f->err, sizeof(f->err)), -1);
+	assert_int_equal(load_bytes(f, nul, sizeof(nul) - 1), -1);
 	/* A file of comments far larger than any configuration. */
 	big = malloc(len + 1);
 	assert_non_null(big);
