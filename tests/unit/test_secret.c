@@ -97,18 +97,15 @@ test_environment(void **state)
 	struct fixture *f = *state;
 
 	/* The variable wins over the file, and is gone once read. */
-	write_file(f->tmp.path, "from-file\n", 10);
 	assert_int_equal(setenv("MMOLOVE_CALLBACK_SECRET", " from-env ", 1),
 	    0);
-	assert_int_equal(secret_load(&f->set, f->tmp.path, f->err,
-	    sizeof(f->err)), 0);
+	assert_int_equal(load_file(f, "from-file\n"), 0);
 	assert_int_equal(f->set.count, 1);
 	assert_true(same_key(&f->set.keys[0], "from-env"));
 	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
 
 	assert_int_equal(setenv("MMOLOVE_CALLBACK_SECRET", "", 1), 0);
-	assert_int_equal(secret_load(&f->set, f->tmp.path, f->err,
-	    sizeof(f->err)), -1);
+	assert_int_equal(load_file(f, "from-file\n"), -1);
 	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
 }
 
