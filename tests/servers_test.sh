@@ -72,22 +72,30 @@ if [ ! -x "$BIN" ]; then
 fi
 
 # --- packages ---------------------------------------------------------------
-# command -> Debian package, for the servers asked for.
+# kind_cmds KIND: the commands a server kind needs, besides curl, jq and
+# python3; each comes in the Debian package of the same name.
+kind_cmds() {
+	case $1 in
+	lighttpd-*) echo lighttpd spawn-fcgi ;;
+	apache-*) echo apache2 make ;;
+	nginx-fcgiwrap) echo nginx spawn-fcgi fcgiwrap ;;
+	nginx-*) echo nginx spawn-fcgi ;;
+	esac
+}
+
+# command -> Debian package (the command's name unless given), for the
+# servers asked for.
 PATH=$PATH:/usr/sbin:/sbin
 need=""
-want_cmd() { command -v "$1" >/dev/null 2>&1 || need="$need $2"; }
-want_cmd curl curl
-want_cmd jq jq
-want_cmd python3 python3
-want_cmd spawn-fcgi spawn-fcgi
+want_cmd() { command -v "$1" >/dev/null 2>&1 || need="$need ${2:-$1}"; }
+for c in curl jq python3 spawn-fcgi; do
+	want_cmd "$c"
+done
 for k in $kinds; do
-	case $k in
-	lighttpd-*) want_cmd lighttpd lighttpd ;;
-	apache-*) want_cmd apache2 apache2; want_cmd make make
-		want_cmd cc gcc ;;
-	nginx-*) want_cmd nginx nginx ;;
-	esac
-	[ "$k" = nginx-fcgiwrap ] && want_cmd fcgiwrap fcgiwrap
+	for c in $(kind_cmds "$k"); do
+		want_cmd "$c"
+	done
+	case $k in apache-*) want_cmd cc gcc ;; esac    # make CONFIG=...
 done
 if [ -n "$need" ] && [ "$(id -u)" = 0 ]; then
 	# shellcheck disable=SC2086
@@ -607,13 +615,7 @@ for KIND in $kinds; do
 	*) not_ok "known server" "servers: $ALL_KINDS"; continue ;;
 	esac
 	missing=""
-	case $KIND in
-	lighttpd-*) cmds="lighttpd spawn-fcgi" ;;
-	apache-*) cmds="apache2 make" ;;
-	nginx-fcgiwrap) cmds="nginx spawn-fcgi fcgiwrap" ;;
-	nginx-*) cmds="nginx spawn-fcgi" ;;
-	esac
-	for c in $cmds curl jq python3; do
+	for c in $(kind_cmds "$KIND") curl jq python3; do
 		command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
 	done
 	if [ -n "$missing" ]; then
