@@ -1850,24 +1850,9 @@ def legacy_get_paid(ctx):
     e = ctx.env(cfg={"legacy": "on"})
     ts = str(now())
     user = "Player One"
-    hid = legacy_hid(user, ts)
     q = lq2(e, user, ts, enc=urllib.parse.quote_plus(user))
-    r = e.get(q)
-    line = e.expect(r, 200, "paid", ran=1)
-    run = e.last_run()
-    want_env = {"PATH": CLEAN_PATH, "MMOLOVE_USERNAME": user,
-                "MMOLOVE_HEART_ID": hid, "MMOLOVE_REWARD": "100",
-                "MMOLOVE_MODE": "legacy"}
-    eq(run.argv, [user, hid, "100"], "argv")
-    for k, v in want_env.items():
-        eq(run.env.get(k), v, "grant env %s" % k)
-    check(set(run.env) <= VOTE_ENV, "extra grant env %r" % (
-        set(run.env) - VOTE_ENV))
-    eq(run.stdin, "/dev/null", "stdin")
-    eq(line.get("mode"), "legacy", "log mode")
-    key = legacy_key(user, ts)
-    e.expect_paid(key)
-    eq(e.vote_files(), [sha256_hex(key)], "votes/")
+    expect_legacy_paid(e, e.get(q), user, ts)
+    eq(e.vote_files(), [sha256_hex(legacy_key(user, ts))], "votes/")
     e.expect(e.get(q), 200, "duplicate", ran=0)
     with ctx.case("percent-encoded UTF-8 and parameter order"):
         user2 = "Jos\u00e9"
