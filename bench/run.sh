@@ -96,8 +96,7 @@ cp "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
     "$B/rss_probe" "$top/bench/handlers/recipe.sh" \
     "$top/bench/handlers/handler.py" "$W/bin/"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$W/cgi-bin/"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/secret"
-echo >>"$W/secret"
+new_secret >"$W/secret"
 chmod 0600 "$W/secret"
 cat >"$W/mmolove.conf" <<EOF
 secret_file = $W/secret

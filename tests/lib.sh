@@ -12,6 +12,12 @@ clean_environment() {
 	done
 }
 
+# new_secret: a fresh callback secret, 64 hex digits, and a newline.
+new_secret() {
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'
+	echo
+}
+
 # A TCP port free on 127.0.0.1 right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

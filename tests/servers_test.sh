@@ -129,8 +129,7 @@ make_dir() {
 	mkdir -p "$D/bin" "$D/state" "$D/run" "$D/htdocs" "$D/tmp" "$D/log"
 	cp "$BIN" "$D/bin/mmolove.cgi"
 	chmod 0755 "$D/bin/mmolove.cgi"
-	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$D/secret"
-	echo >>"$D/secret"
+	new_secret >"$D/secret"
 	chmod 0600 "$D/secret"
 	: >"$D/grants.log"
 	cat >"$D/grant" <<EOF

@@ -233,7 +233,7 @@ verdict "as $U: $MAKE_CMD in a copy of the sources; file: static-pie linked; --h
 
 # INSTALL's commands, in its order, run as the customer from the source
 # tree (the secret comes on standard input, as pasted).
-SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=$(new_secret)
 LAYOUT_CMDS=(
 	"mkdir -p ~/mmolove/state ~/public_html/mmolove"
 	"chmod 0700 ~/mmolove ~/mmolove/state"
@@ -547,7 +547,7 @@ bad_signature() {
 # variable on suEXEC's safe list (SSL_*) arrives, MMOLOVE_* do not.
 setenv_stripped() {
 	local other=$H/elsewhere other_secret b h=sx-h2 probe
-	other_secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	other_secret=$(new_secret)
 	as_user mkdir -m 0700 -p "$other/state"
 	printf '%s\n' "$other_secret" | user_write "$other/secret"
 	as_user chmod 0600 "$other/secret"
