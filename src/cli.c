@@ -14,11 +14,13 @@
 #include "config.h"
 #include "ledger.h"
 #include "legacy.h"
+#include "owner.h"
 #include "queue.h"
 #include "secret.h"
 #include "signature.h"
 #include "sys.h"
 #include "text.h"
+#include "utc.h"
 
 #ifndef MMOLOVE_VERSION
 #define MMOLOVE_VERSION "0.0.0"
@@ -29,13 +31,19 @@ static const char usage[] =
 "       mmolove.cgi --sign-legacy USERNAME [TS]\n"
 "       mmolove.cgi --verify 'X-MMOLove-Signature value' < body\n"
 "       mmolove.cgi --check\n"
-"       mmolove.cgi --drain\n"
+"       mmolove.cgi --drain [--now]\n"
+"       mmolove.cgi --ledger [--state STATE] [--user NAME] "
+"[--since YYYY-MM-DD] [--json]\n"
+"       mmolove.cgi --replay HEART_ID [--now] [--force]\n"
+"       mmolove.cgi --prune DAYS\n"
 "       mmolove.cgi --help | --version\n"
 "\n"
 "Run by a web server (CGI or FastCGI), mmolove.cgi verifies MMOLove's\n"
 "signed vote callbacks and runs the configured grant program at most once\n"
 "per vote.  From a shell, it signs test deliveries, verifies captured\n"
-"ones, checks the configuration and runs queued grants.\n"
+"ones, checks the configuration, runs queued grants, and lists, replays\n"
+"and prunes the ledger of votes (states: pending failed paid refused\n"
+"queued dead unknown).\n"
 "\n"
 "Configuration: the file in MMOLOVE_CONFIG, else " MMOLOVE_DEFAULT_CONFIG
 "\n(MMOLOVE_<KEY> environment variables override its keys).\n";
@@ -224,9 +232,9 @@ check_secret(int *problems, const struct config *cfg)
 		check(problems, 0, "secret_file %s: %s", cfg->secret_file,
 		    strerror(errno));
 	else
-		check(problems, (st.st_mode & S_IROTH) == 0, "secret_file %s is %s "
-		    "readable by others (mode %04o)", cfg->secret_file,
-		    (st.st_mode & S_IROTH) ? "" : "not", st.st_mode & 07777);
+		check(problems, (st.st_mode & S_IROTH) == 0, "secret_file %s is "
+		    "%sreadable by others (mode %04o)", cfg->secret_file,
+		    (st.st_mode & S_IROTH) ? "" : "not ", st.st_mode & 07777);
 }
 
 static void
@@ -334,6 +342,24 @@ check_program(int *problems)
 	check_own_file(problems, "program's directory", dir, &st_dir, uid);
 }
 
+static void
+check_ledger(int *problems, const struct config *cfg)
+{
+	struct ledger_health h;
+
+	owner_check_ledger(cfg, &h);
+	if (h.unreadable)
+		return;		/* check_state_dir() said why */
+	check(problems, h.corrupt == 0, "ledger: %u vote records, %u corrupt "
+	    "or unreadable%s", h.records, h.corrupt, h.corrupt ? " (never "
+	    "read as unpaid: deliveries of these votes answer 500 until you "
+	    "repair or remove the file)" : "");
+	if (h.unknown || h.dead)
+		(void)printf("warning %u unknown and %u dead votes wait for you: "
+		    "mmolove.cgi --ledger --state unknown (or dead)\n",
+		    h.unknown, h.dead);
+}
+
 static int
 cmd_check(void)
 {
@@ -349,6 +375,7 @@ cmd_check(void)
 	check_secret(&problems, &s.cfg);
 	check_grant(&problems, &s.cfg);
 	check_state_dir(&problems, &s.cfg);
+	check_ledger(&problems, &s.cfg);
 	check_log(&problems, &s.cfg);
 	check_program(&problems);
 	if (geteuid() == 0 && !s.cfg.allow_root)
@@ -361,15 +388,115 @@ cmd_check(void)
 }
 
 static int
-cmd_drain(void)
+cmd_drain(int argc, char *argv[])
 {
 	struct setup s;
-	int rc;
 
+	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--now") != 0)) {
+		(void)fputs(usage, stderr);
+		return OWNER_USAGE;
+	}
 	if (load(&s, 0) == -1)
 		return 1;
-	rc = queue_drain(&s.cfg);
-	return rc;
+	return queue_drain(&s.cfg, argc == 3);
+}
+
+/* The value after argv[*i], or NULL (usage printed). */
+static const char *
+option_value(int argc, char *argv[], int *i)
+{
+	if (*i + 1 >= argc) {
+		(void)fprintf(stderr, "mmolove.cgi: %s needs a value\n",
+		    argv[*i]);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static int
+ledger_option(struct ledger_query *q, int argc, char *argv[], int *i)
+{
+	const char *v;
+
+	if (strcmp(argv[*i], "--json") == 0) {
+		q->json = true;
+		return 0;
+	}
+	if ((v = option_value(argc, argv, i)) == NULL)
+		return -1;
+	if (strcmp(argv[*i - 1], "--state") == 0 &&
+	    (q->state = ledger_state_parse(v)) > STATE_NONE)
+		return 0;
+	if (strcmp(argv[*i - 1], "--user") == 0) {
+		q->user = v;
+		return 0;
+	}
+	if (strcmp(argv[*i - 1], "--since") == 0 &&
+	    utc_parse_date(v, &q->since) == 0)
+		return 0;
+	(void)fprintf(stderr, "mmolove.cgi: %s %s: not understood\n",
+	    argv[*i - 1], v);
+	return -1;
+}
+
+static int
+cmd_ledger(int argc, char *argv[])
+{
+	struct ledger_query q = { -1, NULL, 0, false };
+	struct setup s;
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (ledger_option(&q, argc, argv, &i) == -1) {
+			(void)fputs(usage, stderr);
+			return OWNER_USAGE;
+		}
+	if (load(&s, 0) == -1)
+		return 1;
+	return owner_ledger(&s.cfg, &q);
+}
+
+static int
+cmd_replay(int argc, char *argv[])
+{
+	const char *heart_id = NULL;
+	bool now = false, force = false;
+	struct setup s;
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--now") == 0)
+			now = true;
+		else if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else if (heart_id == NULL && argv[i][0] != '-')
+			heart_id = argv[i];
+		else
+			heart_id = "";
+	if (heart_id == NULL || heart_id[0] == '\0') {
+		(void)fputs(usage, stderr);
+		return OWNER_USAGE;
+	}
+	if (load(&s, 0) == -1)
+		return 1;
+	return owner_replay(&s.cfg, heart_id, now, force);
+}
+
+static int
+cmd_prune(int argc, char *argv[])
+{
+	struct setup s;
+	char *end;
+	long days;
+
+	if (argc != 3 || argv[2][0] < '0' || argv[2][0] > '9' ||
+	    (days = strtol(argv[2], &end, 10), *end != '\0')) {
+		(void)fputs(usage, stderr);
+		return OWNER_USAGE;
+	}
+	if (load(&s, 0) == -1)
+		return 1;
+	return owner_prune(&s.cfg, days);
 }
 
 int
@@ -385,8 +512,14 @@ cli_main(int argc, char *argv[])
 		return cmd_verify(argc, argv);
 	if (strcmp(cmd, "--check") == 0 && argc == 2)
 		return cmd_check();
-	if (strcmp(cmd, "--drain") == 0 && argc == 2)
-		return cmd_drain();
+	if (strcmp(cmd, "--drain") == 0)
+		return cmd_drain(argc, argv);
+	if (strcmp(cmd, "--ledger") == 0)
+		return cmd_ledger(argc, argv);
+	if (strcmp(cmd, "--replay") == 0)
+		return cmd_replay(argc, argv);
+	if (strcmp(cmd, "--prune") == 0)
+		return cmd_prune(argc, argv);
 	if (strcmp(cmd, "--version") == 0 && argc == 2) {
 		(void)printf("mmolove.cgi %s\n", MMOLOVE_VERSION);
 		return 0;

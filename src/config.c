@@ -13,7 +13,7 @@ enum value_kind {
 	KIND_NUMBER,
 	KIND_SIZE,
 	KIND_BOOL,
-	KIND_MODE
+	KIND_CHOICE		/* an int: the index of its name in choices */
 };
 
 struct key {
@@ -22,30 +22,40 @@ struct key {
 	size_t		 offset;
 	long		 min;
 	long		 max;
+	const char *const *choices;
 };
+
+static const char *const grant_modes[] = { "sync", "queue", NULL };
+static const char *const unknown_outcomes[] = { "hold", "retry", NULL };
 
 #define FIELD(f) offsetof(struct config, f)
 #define CONFIG_FILE_MAX	65536
 
 static const struct key keys[] = {
-	{ "secret_file", KIND_PATH, FIELD(secret_file), 0, 0 },
-	{ "grant", KIND_PATH, FIELD(grant), 0, 0 },
-	{ "state_dir", KIND_PATH, FIELD(state_dir), 0, 0 },
-	{ "log", KIND_PATH, FIELD(log), 0, 0 },
-	{ "tolerance", KIND_NUMBER, FIELD(tolerance), 0, 31536000 },
-	{ "legacy", KIND_BOOL, FIELD(legacy), 0, 0 },
+	{ "secret_file", KIND_PATH, FIELD(secret_file), 0, 0, NULL },
+	{ "grant", KIND_PATH, FIELD(grant), 0, 0, NULL },
+	{ "state_dir", KIND_PATH, FIELD(state_dir), 0, 0, NULL },
+	{ "log", KIND_PATH, FIELD(log), 0, 0, NULL },
+	{ "tolerance", KIND_NUMBER, FIELD(tolerance), 0, 31536000, NULL },
+	{ "legacy", KIND_BOOL, FIELD(legacy), 0, 0, NULL },
 	{ "legacy_tolerance", KIND_NUMBER, FIELD(legacy_tolerance), 0,
-	    31536000 },
-	{ "grant_mode", KIND_MODE, FIELD(grant_mode), 0, 0 },
-	{ "grant_timeout", KIND_NUMBER, FIELD(grant_timeout), 1, 3600 },
+	    31536000, NULL },
+	{ "grant_mode", KIND_CHOICE, FIELD(grant_mode), 0, 0, grant_modes },
+	{ "unknown_outcome", KIND_CHOICE, FIELD(unknown_outcome), 0, 0,
+	    unknown_outcomes },
+	{ "queue_max_age", KIND_NUMBER, FIELD(queue_max_age), 0,
+	    315360000, NULL },
+	{ "grant_timeout", KIND_NUMBER, FIELD(grant_timeout), 1, 3600,
+	    NULL },
 	{ "max_body", KIND_SIZE, FIELD(max_body), 64,
-	    CONFIG_MAX_BODY_LIMIT },
-	{ "reward_base", KIND_NUMBER, FIELD(reward_base), 0, 1000000000 },
+	    CONFIG_MAX_BODY_LIMIT, NULL },
+	{ "reward_base", KIND_NUMBER, FIELD(reward_base), 0, 1000000000,
+	    NULL },
 	{ "reward_weekly", KIND_NUMBER, FIELD(reward_weekly), 0,
-	    1000000000 },
+	    1000000000, NULL },
 	{ "reward_monthly", KIND_NUMBER, FIELD(reward_monthly), 0,
-	    1000000000 },
-	{ "allow_root", KIND_BOOL, FIELD(allow_root), 0, 0 },
+	    1000000000, NULL },
+	{ "allow_root", KIND_BOOL, FIELD(allow_root), 0, 0, NULL },
 };
 
 static void
@@ -57,6 +67,8 @@ config_defaults(struct config *cfg)
 	cfg->tolerance = 300;
 	cfg->legacy_tolerance = 86400;
 	cfg->grant_mode = GRANT_SYNC;
+	cfg->unknown_outcome = UNKNOWN_HOLD;
+	cfg->queue_max_age = 604800;
 	cfg->grant_timeout = 10;
 	cfg->max_body = 65536;
 	cfg->reward_base = 100;
@@ -128,17 +140,15 @@ config_set(struct config *cfg, const struct key *k, const char *v,
 		(void)snprintf(err, errlen, "%s: expected yes/no or on/off, "
 		    "got \"%.64s\"", k->name, v);
 		return -1;
-	case KIND_MODE:
-		if (strcmp(v, "sync") == 0)
-			cfg->grant_mode = GRANT_SYNC;
-		else if (strcmp(v, "queue") == 0)
-			cfg->grant_mode = GRANT_QUEUE;
-		else {
-			(void)snprintf(err, errlen, "grant_mode: expected "
-			    "sync or queue, got \"%.64s\"", v);
-			return -1;
-		}
-		return 0;
+	case KIND_CHOICE:
+		for (n = 0; k->choices[n] != NULL; n++)
+			if (strcmp(v, k->choices[n]) == 0) {
+				*(int *)(void *)field = (int)n;
+				return 0;
+			}
+		(void)snprintf(err, errlen, "%s: expected %s or %s, got "
+		    "\"%.64s\"", k->name, k->choices[0], k->choices[1], v);
+		return -1;
 	case KIND_NUMBER:
 	case KIND_SIZE:
 		if (parse_number(v, k->min, k->max, &n) == -1) {

@@ -25,9 +25,15 @@
  */
 #define CONFIG_PATH_MAX	1024
 
+/* The choice keys' values: the order of their names in config.c. */
 enum grant_mode {
 	GRANT_SYNC,
 	GRANT_QUEUE
+};
+
+enum unknown_outcome {
+	UNKNOWN_HOLD,		/* answer 200, never run again until --replay */
+	UNKNOWN_RETRY		/* run again: for grants idempotent on heart_id */
 };
 
 struct config {
@@ -40,7 +46,9 @@ struct config {
 	long		 tolerance;
 	bool		 legacy;
 	long		 legacy_tolerance;
-	enum grant_mode	 grant_mode;
+	int		 grant_mode;		/* enum grant_mode */
+	int		 unknown_outcome;	/* enum unknown_outcome */
+	long		 queue_max_age;
 	long		 grant_timeout;
 	size_t		 max_body;
 	long		 reward_base;

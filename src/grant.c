@@ -1,12 +1,13 @@
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <time.h>
@@ -42,86 +43,20 @@ env_add(struct environment *env, const char *name, const char *value)
 	env->vars[env->count] = NULL;
 }
 
-static void
-env_flag(struct environment *env, const char *name, enum flag flag)
-{
-	if (flag != FLAG_ABSENT)
-		env_add(env, name, flag == FLAG_TRUE ? "1" : "0");
-}
-
-static void
-env_optional(struct environment *env, const char *name, const char *value)
-{
-	if (value[0] != '\0')
-		env_add(env, name, value);
-}
-
 /* Every field is bounded (vote.h), so ENV_ROOM always fits them all. */
 static void
-env_build(struct environment *env, const struct vote *v, const char *reward)
+env_build(struct environment *env, const struct vote *v)
 {
-	char streak[24];
+	char value[VOTE_VALUE_MAX];
+	size_t i;
 
 	env->count = env->used = 0;
 	env->vars[0] = NULL;
 	env_add(env, "PATH", "/usr/local/bin:/usr/bin:/bin");
-	env_add(env, "MMOLOVE_EVENT", v->event);
-	env_add(env, "MMOLOVE_USERNAME", v->username);
-	env_add(env, "MMOLOVE_HEART_ID", v->heart_id);
-	env_add(env, "MMOLOVE_REWARD", reward);
-	env_add(env, "MMOLOVE_SERVER_ID", v->server_id);
-	env_add(env, "MMOLOVE_PERIOD", v->period);
-	env_add(env, "MMOLOVE_TIMESTAMP", v->timestamp);
-	if (v->streak_day > 0) {
-		(void)snprintf(streak, sizeof(streak), "%lld", v->streak_day);
-		env_add(env, "MMOLOVE_STREAK_DAY", streak);
-	}
-	env_add(env, "MMOLOVE_MODE", vote_mode_name(v->mode));
-	env_flag(env, "MMOLOVE_FIRST_HEART", v->first_heart);
-	env_flag(env, "MMOLOVE_STREAK_MILESTONE", v->streak_milestone);
-	env_flag(env, "MMOLOVE_ACCOUNT_LINKED", v->account_linked);
-	env_optional(env, "MMOLOVE_MONTHLY_STREAK", v->monthly_streak);
-	env_optional(env, "MMOLOVE_LOYALTY_LEVEL", v->loyalty_level);
-}
-
-static int
-spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
-    int out)
-{
-	sigset_t every, none;
-
-	/*
-	 * sigfillset() leaves out glibc's two internal signals (32, 33),
-	 * and posix_spawn then leaves them ignored in the child, where
-	 * they would stay ignored across execve: a set with every bit on
-	 * resets them too.
-	 */
-	memset(&every, 0xff, sizeof(every));
-	(void)sigemptyset(&none);
-	if (posix_spawnattr_init(attr) != 0)
-		return -1;
-	if (posix_spawn_file_actions_init(fa) != 0) {
-		(void)posix_spawnattr_destroy(attr);
-		return -1;
-	}
-	/* Own process group, so a timeout can kill all the grant started. */
-	if (posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) != 0 ||
-	    posix_spawnattr_setpgroup(attr, 0) != 0 ||
-	    posix_spawnattr_setsigdefault(attr, &every) != 0 ||
-	    posix_spawnattr_setsigmask(attr, &none) != 0 ||
-	    posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY,
-	    0) != 0 ||
-	    posix_spawn_file_actions_adddup2(fa, out, 1) != 0 ||
-	    posix_spawn_file_actions_adddup2(fa, out, 2) != 0 ||
-	    /* Under spawn-fcgi fd 0 was the listening socket: 0-2 are
-	     * replaced above, and everything else goes here. */
-	    posix_spawn_file_actions_addclosefrom_np(fa, 3) != 0) {
-		(void)posix_spawn_file_actions_destroy(fa);
-		(void)posix_spawnattr_destroy(attr);
-		return -1;
-	}
-	return 0;
+	for (i = 0; i < vote_field_count; i++)
+		if (vote_fields[i].env != NULL &&
+		    vote_value(v, &vote_fields[i], true, value, sizeof(value)))
+			env_add(env, vote_fields[i].env, value);
 }
 
 /* Keeps the first GRANT_OUTPUT_MAX bytes; returns 0 at end of file. */
@@ -154,8 +89,18 @@ exit_status(int status, struct grant_result *r)
 		    GRANT_FAILED;
 	} else {
 		r->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-		r->outcome = GRANT_FAILED;
+		r->outcome = GRANT_SIGNALED;
 	}
+}
+
+static pid_t
+reap(pid_t pid, int *status)
+{
+	pid_t done;
+
+	while ((done = waitpid(pid, status, 0)) == -1 && errno == EINTR)
+		;
+	return done;
 }
 
 /*
@@ -164,9 +109,8 @@ exit_status(int status, struct grant_result *r)
  * child's exit, not end of file, ends the wait.
  */
 static void
-grant_wait(pid_t pid, int out, long timeout_seconds, struct grant_result *r)
+grant_wait(pid_t pid, int out, long long deadline, struct grant_result *r)
 {
-	long long deadline = monotonic_ms() + timeout_seconds * 1000;
 	struct pollfd pfd[2];
 	int status, pidfd, wait_ms, drain;
 	pid_t done = 0;
@@ -191,9 +135,7 @@ grant_wait(pid_t pid, int out, long timeout_seconds, struct grant_result *r)
 	if (done == 0) {
 		/* The whole group: a grant's own children die with it. */
 		(void)kill(-pid, SIGKILL);
-		while ((done = waitpid(pid, &status, 0)) == -1 &&
-		    errno == EINTR)
-			;
+		done = reap(pid, &status);
 		r->outcome = GRANT_TIMED_OUT;
 		r->signal = SIGKILL;
 	} else if (done == pid)
@@ -211,73 +153,326 @@ grant_wait(pid_t pid, int out, long timeout_seconds, struct grant_result *r)
 		(void)close(pidfd);
 }
 
-int
-grant_start(const char *program, const struct vote *vote,
-    struct grant_run *run, struct grant_result *r)
-{
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
+/* What the child needs, all prepared before fork(2). */
+struct child {
+	char		*argv[5];
 	struct environment env;
-	char reward[24], *argv[5];
-	int pipefd[2], rc;
+	int		 devnull;
+	int		 out;
+	int		 gate;
+	int		 exec_status;
+	int		 parent_ends[3];	/* closed first: the gate's writer
+					 * must be the parent alone */
+};
+
+/*
+ * Any fd above 2 is closed at execve(2): every one of ours, and any the
+ * web server left us (under spawn-fcgi fd 0 was the listening socket).
+ */
+static void
+child_close_on_exec(int exec_status)
+{
+	int fd;
+
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != exec_status)
+			(void)close(fd);
+}
+
+/*
+ * In the forked child: only async-signal-safe calls.  It waits for the
+ * gate, so it runs nothing unless its parent recorded it first.
+ */
+static void __attribute__((noreturn))
+child_run(struct child *c)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	char go;
+	int sig, err;
+
+	(void)setpgid(0, 0);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	/* An ignored signal would stay ignored across execve(2). */
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL);
+	(void)sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)close(c->parent_ends[0]);
+	(void)close(c->parent_ends[1]);
+	(void)close(c->parent_ends[2]);
+	if (dup2(c->devnull, 0) == -1 || dup2(c->out, 1) == -1 ||
+	    dup2(c->out, 2) == -1)
+		_exit(127);
+	if (read(c->gate, &go, 1) != 1)
+		_exit(127);
+	child_close_on_exec(c->exec_status);
+	(void)execve(c->argv[0], c->argv, c->env.vars);
+	err = errno;
+	if (write(c->exec_status, &err, sizeof(err)) != (ssize_t)sizeof(err))
+		_exit(126);
+	_exit(127);
+}
+
+/* Field 22 of /proc/PID/stat, and field 3 (the state letter). */
+static int
+proc_start(pid_t pid, long long *ticks, char *state)
+{
+	char path[40], buf[1024], *p;
+	ssize_t n;
+	int field;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((n = read_path(path, buf, sizeof(buf) - 1)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name, in parentheses, may hold spaces: skip it. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return -1;
+	*state = p[2];
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return -1;
+	*ticks = strtoll(p + 1, NULL, 10);
+	return 0;
+}
+
+static void
+boot_id(char id[GRANT_BOOT_ID_MAX])
+{
+	ssize_t n = read_path("/proc/sys/kernel/random/boot_id", id,
+	    GRANT_BOOT_ID_MAX - 1);
+
+	id[n > 0 ? n : 0] = '\0';
+	if (n > 0 && id[n - 1] == '\n')
+		id[n - 1] = '\0';
+}
+
+static int
+pipe_pair(int fd[2], const char *what, struct grant_result *r)
+{
+	if (pipe2(fd, O_CLOEXEC) == 0)
+		return 0;
+	(void)snprintf(r->error, sizeof(r->error), "%s pipe: %s", what,
+	    strerror(errno));
+	return -1;
+}
+
+static void
+close_all(int *fds, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (fds[i] != -1)
+			(void)close(fds[i]);
+}
+
+/* out[2], gate[2], status[2] and /dev/null, or -1 with nothing open. */
+static int
+child_fds(int fds[7], struct grant_result *r)
+{
+	memset(fds, -1, 7 * sizeof(int));
+	if (pipe_pair(fds, "output", r) == -1 ||
+	    pipe_pair(fds + 2, "gate", r) == -1 ||
+	    pipe_pair(fds + 4, "status", r) == -1)
+		goto fail;
+	/* Only our end is non-blocking: the grant writes as usual. */
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    (fds[6] = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+		(void)snprintf(r->error, sizeof(r->error), "cannot prepare "
+		    "the grant's descriptors: %s", strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	close_all(fds, 7);
+	return -1;
+}
+
+static void
+child_prepare(struct child *c, const char *program, const struct vote *vote,
+    char reward[24], const int fds[7])
+{
+	(void)snprintf(reward, 24, "%lld", vote->reward);
+	c->argv[0] = (char *)(uintptr_t)program;
+	c->argv[1] = (char *)(uintptr_t)vote->username;
+	c->argv[2] = (char *)(uintptr_t)vote->heart_id;
+	c->argv[3] = reward;
+	c->argv[4] = NULL;
+	env_build(&c->env, vote);
+	c->out = fds[1];
+	c->gate = fds[2];
+	c->exec_status = fds[5];
+	c->devnull = fds[6];
+	c->parent_ends[0] = fds[0];
+	c->parent_ends[1] = fds[3];
+	c->parent_ends[2] = fds[4];
+}
+
+int
+grant_prepare(const char *program, const struct vote *vote,
+    long timeout_seconds, struct grant_run *run, struct grant_group *group,
+    struct grant_result *r)
+{
+	struct child c;
+	char reward[24], state;
+	int fds[7];
 
 	memset(r, 0, sizeof(*r));
 	r->exit_code = -1;
 	r->outcome = GRANT_ERROR;
 	run->pid = -1;
-	run->out = -1;
-	(void)snprintf(reward, sizeof(reward), "%ld", vote->reward);
-	argv[0] = (char *)(uintptr_t)program;
-	argv[1] = (char *)(uintptr_t)vote->username;
-	argv[2] = (char *)(uintptr_t)vote->heart_id;
-	argv[3] = reward;
-	argv[4] = NULL;
-	env_build(&env, vote, reward);
-
-	/* Only our end is non-blocking: the grant writes as usual. */
-	if (pipe2(pipefd, O_CLOEXEC) == -1) {
-		(void)snprintf(r->error, sizeof(r->error), "pipe: %s",
+	run->out = run->gate = run->exec_status = -1;
+	if (child_fds(fds, r) == -1)
+		return -1;
+	child_prepare(&c, program, vote, reward, fds);
+	if ((run->pid = fork()) == -1) {
+		(void)snprintf(r->error, sizeof(r->error), "fork: %s",
 		    strerror(errno));
+		close_all(fds, 7);
 		return -1;
 	}
-	if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    spawn_setup(&attr, &fa, pipefd[1]) == -1) {
-		(void)snprintf(r->error, sizeof(r->error), "cannot prepare "
-		    "the grant's process: %s", strerror(errno));
-		(void)close(pipefd[0]);
-		(void)close(pipefd[1]);
-		return -1;
-	}
-	rc = posix_spawn(&run->pid, program, &fa, &attr, argv, env.vars);
-	(void)posix_spawn_file_actions_destroy(&fa);
-	(void)posix_spawnattr_destroy(&attr);
-	(void)close(pipefd[1]);
-	if (rc != 0) {
-		(void)snprintf(r->error, sizeof(r->error), "cannot run %s: %s",
-		    program, strerror(rc));
-		(void)close(pipefd[0]);
-		run->pid = -1;
-		return -1;
-	}
-	run->out = pipefd[0];
+	if (run->pid == 0)
+		child_run(&c);
+	/* Both sides set the group, so it exists whoever runs first. */
+	(void)setpgid(run->pid, run->pid);
+	run->out = fds[0];
+	run->gate = fds[3];
+	run->exec_status = fds[4];
+	(void)close(fds[1]);
+	(void)close(fds[2]);
+	(void)close(fds[5]);
+	(void)close(fds[6]);
+	memset(group, 0, sizeof(*group));
+	group->pgid = run->pid;
+	if (proc_start(run->pid, &group->start_ticks, &state) == -1)
+		group->start_ticks = 0;
+	boot_id(group->boot_id);
+	group->deadline = (long long)time(NULL) + timeout_seconds + 1;
 	return 0;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1)
+		(void)close(*fd);
+	*fd = -1;
+}
+
+int
+grant_release(struct grant_run *run, struct grant_result *r)
+{
+	int err = 0, status;
+	ssize_t n;
+
+	run->started_ms = monotonic_ms();
+	n = write(run->gate, "g", 1);
+	close_fd(&run->gate);
+	if (n == 1)
+		while ((n = read(run->exec_status, &err, sizeof(err))) == -1 &&
+		    errno == EINTR)
+			;
+	close_fd(&run->exec_status);
+	if (n == 0)
+		return 0;	/* end of file: execve(2) closed it */
+	(void)snprintf(r->error, sizeof(r->error), "cannot run the grant "
+	    "program: %s", n == (ssize_t)sizeof(err) ? strerror(err) :
+	    "its process vanished before it started");
+	(void)reap(run->pid, &status);
+	close_fd(&run->out);
+	r->outcome = GRANT_ERROR;
+	return -1;
+}
+
+void
+grant_abort(struct grant_run *run)
+{
+	int status;
+
+	close_fd(&run->gate);
+	close_fd(&run->exec_status);
+	close_fd(&run->out);
+	if (run->pid > 0)
+		(void)reap(run->pid, &status);
+	run->pid = -1;
 }
 
 void
 grant_finish(struct grant_run *run, long timeout_seconds,
     struct grant_result *r)
 {
-	grant_wait(run->pid, run->out, timeout_seconds, r);
-	(void)close(run->out);
-	run->out = -1;
+	r->outcome = GRANT_ERROR;
+	grant_wait(run->pid, run->out, run->started_ms +
+	    timeout_seconds * 1000, r);
+	close_fd(&run->out);
+}
+
+/* Is any process of the group alive and not a zombie?  Scans /proc. */
+static bool
+group_member_alive(long long pgid)
+{
+	char path[300], buf[1024], *p;
+	struct dirent *de;
+	DIR *proc;
+	ssize_t n;
+	bool alive = false;
+
+	if ((proc = opendir("/proc")) == NULL)
+		return true;	/* cannot tell: say alive, never run twice */
+	while (!alive && (de = readdir(proc)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((n = read_path(path, buf, sizeof(buf) - 1)) <= 0)
+			continue;
+		buf[n] = '\0';
+		/* ") S ppid pgrp": state, then the group two fields on. */
+		if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' ||
+		    p[2] == 'Z' || p[2] == 'X')
+			continue;
+		p = strchr(p + 4, ' ');
+		alive = p != NULL && strtoll(p + 1, NULL, 10) == pgid;
+	}
+	(void)closedir(proc);
+	return alive;
+}
+
+bool
+grant_group_alive(const struct grant_group *g)
+{
+	char now_boot[GRANT_BOOT_ID_MAX], state;
+	long long ticks;
+
+	if (g->pgid <= 1)
+		return false;
+	boot_id(now_boot);
+	if (now_boot[0] != '\0' && strcmp(now_boot, g->boot_id) != 0)
+		return false;
+	if (kill((pid_t)-g->pgid, 0) == -1 && errno == ESRCH)
+		return false;
+	/*
+	 * A pid that is some group's id is never reused while the group
+	 * lasts, so a leader of another start time means ours is gone.
+	 */
+	if (proc_start((pid_t)g->pgid, &ticks, &state) == 0) {
+		if (g->start_ticks != 0 && ticks != g->start_ticks)
+			return false;
+		if (state != 'Z' && state != 'X')
+			return true;
+	}
+	/* The leader is gone or a zombie: are other members left? */
+	return group_member_alive(g->pgid);
 }
 
 void
-grant_run(const char *program, const struct vote *vote,
-    long timeout_seconds, struct grant_result *r)
+grant_group_kill(const struct grant_group *g)
 {
-	struct grant_run run;
-
-	if (grant_start(program, vote, &run, r) == 0)
-		grant_finish(&run, timeout_seconds, r);
+	if (grant_group_alive(g))
+		(void)kill((pid_t)-g->pgid, SIGKILL);
 }

@@ -7,7 +7,12 @@
  * environment of PATH and the MMOLOVE_* variables of SPEC.md only; no
  * descriptor beyond 0-2; default signal dispositions and an empty signal
  * mask; its own process group, killed whole when it outlives the
- * timeout.
+ * timeout.  A grant is started in two steps: grant_prepare() forks a
+ * child that waits, so its process group is known and can be recorded
+ * before anything runs; grant_release() lets it execve(2).  If the
+ * caller dies in between, the child exits without running the program.
+ * grant_group_alive() tells from any process whether such a group (or
+ * what is left of it) still runs, and never mistakes a reused pid.
  */
 #ifndef MMOLOVE_GRANT_H
 #define MMOLOVE_GRANT_H
@@ -25,9 +30,10 @@
 enum grant_outcome {
 	GRANT_GRANTED,		/* exit 0 */
 	GRANT_REFUSED,		/* exit 65 */
-	GRANT_FAILED,		/* other exit, or a signal */
-	GRANT_TIMED_OUT,
-	GRANT_ERROR		/* could not be started */
+	GRANT_FAILED,		/* another exit status */
+	GRANT_SIGNALED,		/* killed by a signal: it may have acted */
+	GRANT_TIMED_OUT,	/* killed at the timeout: it may have acted */
+	GRANT_ERROR		/* could not be started: it did not run */
 };
 
 struct grant_result {
@@ -40,26 +46,51 @@ struct grant_result {
 	char		 error[160];	/* GRANT_ERROR: why */
 };
 
-/* A started grant, until grant_finish() has reaped it. */
+#define GRANT_BOOT_ID_MAX	40
+
+/* The process group of a started grant, recorded to tell if it lives. */
+struct grant_group {
+	long long	 pgid;		/* 0: none started */
+	long long	 start_ticks;	/* its leader's start, /proc/PID/stat */
+	long long	 deadline;	/* unix time it is killed at */
+	char		 boot_id[GRANT_BOOT_ID_MAX];
+};
+
+/* A prepared grant, until grant_finish() or grant_abort() reaps it. */
 struct grant_run {
 	pid_t		 pid;
 	int		 out;		/* our end of its output pipe */
+	int		 gate;		/* writing a byte lets it run */
+	int		 exec_status;	/* its errno if execve fails; EOF if not */
+	long long	 started_ms;
 };
 
 /*
- * Starts the grant.  Returns 0, or -1 with result filled in (outcome
- * GRANT_ERROR and why), when it could not be started.  Between start
- * and finish the caller may do work that overlaps the grant's.
+ * Forks the waiting child and fills group (pgid, start, boot id and the
+ * deadline timeout_seconds from now).  Returns 0, or -1 with result
+ * filled in (outcome GRANT_ERROR and why).
  */
-int	grant_start(const char *program, const struct vote *vote,
-	    struct grant_run *run, struct grant_result *result);
+int	grant_prepare(const char *program, const struct vote *vote,
+	    long timeout_seconds, struct grant_run *run,
+	    struct grant_group *group, struct grant_result *result);
+
+/*
+ * Lets the child run the program.  Returns 0, or -1 with result filled
+ * in (GRANT_ERROR) when execve(2) failed: the program never ran.
+ */
+int	grant_release(struct grant_run *run, struct grant_result *result);
+
+/* Never lets it run: the child exits at once and is reaped. */
+void	grant_abort(struct grant_run *run);
 
 /* Collects output and exit status, killing the group past the timeout. */
 void	grant_finish(struct grant_run *run, long timeout_seconds,
 	    struct grant_result *result);
 
-/* grant_start() then grant_finish(). */
-void	grant_run(const char *program, const struct vote *vote,
-	    long timeout_seconds, struct grant_result *result);
+/* True while any process of the group runs (on this boot). */
+bool	grant_group_alive(const struct grant_group *group);
+
+/* SIGKILLs what is left of the group, if it is still the same group. */
+void	grant_group_kill(const struct grant_group *group);
 
 #endif

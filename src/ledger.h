@@ -1,56 +1,80 @@
 /*
- * ledger: which votes are paid, under state_dir/votes.
+ * ledger: what became of each vote, under state_dir.
  *
- * Promises: one file per vote, named by the hex SHA-256 of the vote key,
- * so no byte of a heart_id or username ever forms a path.  A vote is
- * claimed by an exclusive flock(2) on its file, so whatever the number
- * of processes or FastCGI workers, one at a time decides and pays it.  A
- * record is written whole, then the file and the directory are fsynced
- * before ledger_write() returns: a 200 never precedes a durable record.
- * A record torn by a crash lacks its closing line and reads as unpaid.
+ * Promises: one file per vote, votes/<hex SHA-256 of the vote key>, so
+ * no byte of a heart_id or username ever forms a path, and finding a
+ * vote costs one directory lookup however many there are.  A record is
+ * exactly LEDGER_RECORD_SIZE bytes of key=value text behind a SHA-256
+ * checksum line, padded with NULs; it is created whole (written and
+ * fsynced under a temporary name, then renamed into place without
+ * replacing anything, then the directory fsynced) and afterwards only
+ * overwritten whole by one pwrite(2) of the same size and fdatasync(2),
+ * so a killed process leaves the old or the new record and an update
+ * never needs a new block: the first record reserved all the space the
+ * last one needs.  A record that is short, long, torn, fails its
+ * checksum, is not a regular file, or has another link (symbolic or
+ * hard) is LEDGER_CORRUPT, never "not there".  A vote is claimed by an
+ * exclusive flock(2) on its file; a new vote is claimed by creating it.
+ * Queued votes also have an empty marker in queue/, written before the
+ * record says queued and removed after it says otherwise, so --drain
+ * reads only what is queued.
  */
 #ifndef MMOLOVE_LEDGER_H
 #define MMOLOVE_LEDGER_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 
+#include "config.h"
 #include "digest.h"
+#include "grant.h"
 #include "vote.h"
 
+#define LEDGER_RECORD_SIZE	4096
+
 enum vote_state {
-	STATE_NONE,		/* never paid (or a torn record) */
+	STATE_NONE,		/* no record: never claimed */
+	STATE_PENDING,		/* an attempt in progress (its grant's group) */
+	STATE_FAILED,		/* the last sync attempt exited non-zero */
 	STATE_PAID,
 	STATE_REFUSED,		/* grant exit 65: never again */
-	STATE_QUEUED		/* queue mode: waiting for --drain */
-};
-
-struct ledger {
-	int		 dirfd;		/* state_dir/votes */
+	STATE_QUEUED,		/* queue mode: waiting, or backing off */
+	STATE_DEAD,		/* queued past queue_max_age */
+	STATE_UNKNOWN		/* the grant may have acted; result not known */
 };
 
 struct ledger_record {
 	enum vote_state	 state;
-	time_t		 time;		/* of the last change */
-	unsigned	 attempts;	/* queue mode: grants tried */
-	time_t		 next;		/* queue mode: next try due */
+	long long	 time;		/* of the last change */
+	long long	 attempts;	/* grants started */
+	long long	 queued_at;	/* queue: queued or last replayed */
+	long long	 next;		/* queue: next try due */
+	struct grant_group group;	/* pending: its grant */
 	struct vote	 vote;
 };
 
+struct ledger {
+	int		 dirfd;		/* state_dir/votes */
+	int		 queuefd;	/* state_dir/queue */
+	unsigned	 seq;		/* names this process's new files */
+	char		 votes[CONFIG_PATH_MAX + 8];	/* for messages */
+};
+
 struct claim {
-	int		 fd;
-	bool		 dir_synced;	/* the directory fsynced since the claim */
+	int		 fd;		/* -1: a new vote, not yet created */
 	char		 name[DIGEST_HEX_LEN + 1];
 };
 
-enum claim_result {
-	CLAIM_HELD,
-	CLAIM_BUSY,		/* another process held it past the wait */
-	CLAIM_ERROR
+enum ledger_status {
+	LEDGER_OK,
+	LEDGER_NEW,		/* claim: no record yet */
+	LEDGER_BUSY,		/* claim: another process held it past the wait */
+	LEDGER_RACE,		/* write: another process created it first */
+	LEDGER_CORRUPT,		/* claim: the record cannot be trusted */
+	LEDGER_ERROR		/* a system call failed */
 };
 
-/* Opens (creating if needed) state_dir and state_dir/votes. */
+/* Opens (creating if needed) state_dir, votes/ and queue/. */
 int	ledger_open(struct ledger *l, const char *state_dir, char *err,
 	    size_t errlen);
 void	ledger_close(struct ledger *l);
@@ -59,26 +83,51 @@ void	ledger_close(struct ledger *l);
 void	ledger_name(const char *key, char name[DIGEST_HEX_LEN + 1]);
 
 /*
- * Locks the vote's file, waiting at most wait_ms for another holder;
- * wait_ms 0 never waits.  On CLAIM_HELD, rec holds what was recorded.
+ * Locks the vote's file, waiting at most wait_ms for another holder, and
+ * reads it into rec.  LEDGER_NEW holds nothing: the first ledger_write()
+ * creates the file, and LEDGER_RACE there means another process did.
+ * LEDGER_CORRUPT and LEDGER_ERROR say why in err, naming the file.
  */
-enum claim_result ledger_claim(struct ledger *l, const char *name,
+enum ledger_status ledger_claim(struct ledger *l, const char *name,
 	    long wait_ms, struct claim *c, struct ledger_record *rec,
 	    char *err, size_t errlen);
 
-/*
- * Makes the vote file's directory entry durable now, so that
- * ledger_write() need only fsync the file: done while a grant runs, the
- * directory's fsync costs no time.  Returns 0 or -1.
- */
-int	ledger_sync_dir(struct ledger *l, struct claim *c);
-
-/* Replaces the record durably (file and, unless synced, directory). */
-int	ledger_write(struct ledger *l, struct claim *c,
+/* Replaces (or creates) the record durably; LEDGER_OK, _RACE or _ERROR. */
+enum ledger_status ledger_write(struct ledger *l, struct claim *c,
 	    const struct ledger_record *rec, char *err, size_t errlen);
+
+/*
+ * Best effort after a write that failed before its grant started: puts
+ * back the record that was there, or removes the one this claim created.
+ */
+void	ledger_undo(struct ledger *l, struct claim *c,
+	    const struct ledger_record *before);
+
+/* The queue marker: durable when queue_mark() returns 0. */
+int	ledger_queue_mark(struct ledger *l, const char *name, char *err,
+	    size_t errlen);
+void	ledger_queue_unmark(struct ledger *l, const char *name);
+
+/* Removes a settled vote's file while its claim is held. */
+int	ledger_remove(struct ledger *l, struct claim *c);
 
 void	ledger_release(struct claim *c);
 
+/*
+ * Calls fn for every vote file name in votes/ (queue_only: in queue/),
+ * in directory order; stops early when fn returns non-zero.  Returns 0,
+ * or -1 with err set if the directory cannot be read.
+ */
+int	ledger_each(struct ledger *l, bool queue_only,
+	    int (*fn)(void *arg, const char *name), void *arg, char *err,
+	    size_t errlen);
+
+/* Reads a record without locking it (owner listings); a ledger_status. */
+enum ledger_status ledger_peek(struct ledger *l, const char *name,
+	    struct ledger_record *rec, char *err, size_t errlen);
+
 const char *ledger_state_name(enum vote_state state);
+/* STATE_* for a name, or -1. */
+int	ledger_state_parse(const char *name);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utc.h"
 #include "sys.h"
 #include "text.h"
 
@@ -71,26 +72,6 @@ text(struct line *l, const char *key, const char *s)
 	string(l, key, s, strlen(s));
 }
 
-/*
- * Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): glibc's
- * gmtime_r() reads /etc/localtime first, a file per request for nothing.
- */
-static void
-civil(long long days, int *y, int *m, int *d)
-{
-	long long era, doe, yoe, doy, mp;
-
-	days += 719468;
-	era = (days >= 0 ? days : days - 146096) / 146097;
-	doe = days - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static void
 timestamp(struct line *l)
 {
@@ -100,7 +81,7 @@ timestamp(struct line *l)
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	secs = (long long)ts.tv_sec;
-	civil(secs / 86400, &y, &m, &d);
+	utc_civil(secs / 86400, &y, &m, &d);
 	secs %= 86400;
 	raw(l, "{\"time\":\"%04d-%02d-%02dT%02lld:%02lld:%02lld.%03ldZ\"", y, m,
 	    d, secs / 3600, secs / 60 % 60, secs % 60, ts.tv_nsec / 1000000);

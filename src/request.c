@@ -6,16 +6,14 @@
 #include <unistd.h>
 
 #include "event.h"
-#include "grant.h"
 #include "legacy.h"
 #include "log.h"
+#include "pay.h"
 #include "request.h"
 #include "sys.h"
 #include "response.h"
 #include "reward.h"
 #include "signature.h"
-
-#define CLAIM_GRACE_MS	5000	/* beyond grant_timeout, for the holder */
 
 struct request {
 	struct server		*srv;
@@ -27,7 +25,7 @@ struct request {
 	const char		*answer;
 	struct log_entry	 log;
 	struct vote		 vote;
-	struct grant_result	 grant;
+	struct payer		 payer;		/* the log points into it */
 };
 
 /* Sets the answer; the reason, if any, was already put in the log. */
@@ -192,121 +190,18 @@ vote_from_event(struct vote *v, const struct event *ev,
 	v->reward = reward_for(cfg, ev->streak_day);
 }
 
-/* Records the new state; a failure after a grant is loud: it was paid. */
-static int
-record(struct request *rq, struct claim *c, enum vote_state state)
-{
-	struct ledger_record rec;
-	char why[200];
-
-	memset(&rec, 0, sizeof(rec));
-	rec.state = state;
-	rec.time = time(NULL);
-	rec.next = rec.time;
-	rec.vote = rq->vote;
-	if (ledger_write(&rq->srv->ledger, c, &rec, why,
-	    sizeof(why)) == -1) {
-		log_reason(&rq->log, "%s", why);
-		return -1;
-	}
-	return 0;
-}
-
+/* claim -> intent -> grant -> record, once per vote key (pay.h). */
 static void
-grant_logged(struct request *rq)
+pay_vote(struct request *rq)
 {
-	rq->log.ran_grant = true;
-	rq->log.grant_exit = rq->grant.exit_code;
-	rq->log.grant_signal = rq->grant.signal;
-	rq->log.grant_output = rq->grant.output;
-	rq->log.grant_output_len = rq->grant.output_len;
-	if (rq->grant.output_truncated)
-		log_reason(&rq->log, "grant output cut at %d bytes",
-		    GRANT_OUTPUT_MAX);
-}
+	struct payer *p = &rq->payer;
+	const struct pay_answer *a;
 
-static void
-grant_and_record(struct request *rq, struct claim *c)
-{
-	const struct config *cfg = &rq->srv->cfg;
-	struct grant_run run;
-
-	if (grant_start(cfg->grant, &rq->vote, &run, &rq->grant) == 0) {
-		/* A failure here is retried by ledger_write() below. */
-		(void)ledger_sync_dir(&rq->srv->ledger, c);
-		grant_finish(&run, cfg->grant_timeout, &rq->grant);
-	}
-	grant_logged(rq);
-	switch (rq->grant.outcome) {
-	case GRANT_GRANTED:
-		if (record(rq, c, STATE_PAID) == -1)
-			fail(rq, 500, "unrecorded", "server error", "GRANTED "
-			    "BUT NOT RECORDED: a retry will grant again");
-		else
-			finish(rq, 200, "paid", "ok");
-		break;
-	case GRANT_REFUSED:
-		log_reason(&rq->log, "grant refused the vote for good "
-		    "(exit 65)");
-		if (record(rq, c, STATE_REFUSED) == -1)
-			finish(rq, 500, "unrecorded", "server error");
-		else
-			finish(rq, 200, "refused", "refused");
-		break;
-	case GRANT_FAILED:
-		log_reason(&rq->log, "grant failed: not paid, MMOLove will "
-		    "retry");
-		finish(rq, 502, "grant_failed", "grant failed");
-		break;
-	case GRANT_TIMED_OUT:
-		log_reason(&rq->log, "grant ran past grant_timeout %ld s: "
-		    "its process group was killed", cfg->grant_timeout);
-		finish(rq, 504, "grant_timeout", "grant timeout");
-		break;
-	case GRANT_ERROR:
-		rq->log.ran_grant = false;
-		fail_config(rq, rq->grant.error);
-		break;
-	}
-}
-
-/* claim -> grant -> record, once per vote key. */
-static void
-pay(struct request *rq)
-{
-	struct server *srv = rq->srv;
-	struct ledger_record rec;
-	struct claim c;
-	char name[DIGEST_HEX_LEN + 1], why[200];
-
-	rq->log.reward = rq->vote.reward;
-	ledger_name(rq->vote.key, name);
-	switch (ledger_claim(&srv->ledger, name,
-	    srv->cfg.grant_timeout * 1000 + CLAIM_GRACE_MS, &c, &rec, why,
-	    sizeof(why))) {
-	case CLAIM_ERROR:
-		fail_config(rq, why);
-		return;
-	case CLAIM_BUSY:
-		fail(rq, 503, "busy", "busy", "this vote's grant is still "
-		    "running in another request");
-		return;
-	case CLAIM_HELD:
-		break;
-	}
-	if (rec.state != STATE_NONE) {
-		log_reason(&rq->log, "vote already %s",
-		    ledger_state_name(rec.state));
-		rq->log.reward = 0;
-		finish(rq, 200, "duplicate", "duplicate");
-	} else if (srv->cfg.grant_mode == GRANT_QUEUE) {
-		if (record(rq, &c, STATE_QUEUED) == -1)
-			finish(rq, 500, "config_error", "server error");
-		else
-			finish(rq, 200, "queued", "ok");
-	} else
-		grant_and_record(rq, &c);
-	ledger_release(&c);
+	p->cfg = &rq->srv->cfg;
+	p->ledger = &rq->srv->ledger;
+	p->log = &rq->log;
+	a = pay_answer(pay_delivery(p, &rq->vote));
+	finish(rq, a->status, a->outcome, a->body);
 }
 
 static void
@@ -335,7 +230,7 @@ handle_post(struct request *rq)
 		fail(rq, 200, "ignored", "ignored", "not a heart.counted "
 		    "event: nothing to pay");
 	else
-		pay(rq);
+		pay_vote(rq);
 }
 
 static void
@@ -398,7 +293,7 @@ handle_legacy(struct request *rq)
 	rq->log.event = rq->vote.event;
 	rq->log.username = rq->vote.username;
 	rq->log.heart_id = rq->vote.heart_id;
-	pay(rq);
+	pay_vote(rq);
 }
 
 static void

@@ -36,7 +36,8 @@ CGI_PATH = "/nonexistent/evil/bin:/usr/local/bin:/usr/bin:/bin"
 OUTCOMES = {"paid", "duplicate", "test", "ignored", "refused", "grant_failed",
             "grant_timeout", "unauthorized", "bad_request", "too_large",
             "length_required", "method_not_allowed", "config_error", "busy",
-            "queued"}
+            "queued", "unknown", "grant_killed", "unrecorded",
+            "ledger_corrupt", "ledger_error"}
 
 
 def sign_openssl(secret, t, body):
@@ -387,64 +388,70 @@ def grant_signal_state_reset(ctx):
     eq(run.sig.get("SigBlk"), 0, "grant's blocked signals (SigBlk mask)")
     e.expect_paid("post:" + hid)
     with ctx.case("timeout still kills the group with SIGCHLD ignored"):
-        e2 = ctx.env(action="hang", cfg={"grant_timeout": "1"})
+        e2 = ctx.env(action="hang", cfg={"grant_timeout": "1",
+                                         "unknown_outcome": "retry"})
         r = e2.post(e2.body(heart_id=new_hid()), preexec_fn=_hostile_parent)
-        check(r.status is not None and 500 <= r.status < 600,
-              "status %r, expected 5xx" % r.status)
+        eq(r.status, 504, "status of a timed-out grant with retry")
         for name in ("bgpid", "fgpid"):
             [pid] = e2.bgpids(name)
             check(poll(lambda: pid_gone(pid), bound=5.0),
                   "grant's %s %d survived the timeout" % (name, pid))
 
 
+def _syscall_steps(lines, name):
+    """Index of each step of a paid vote in the handler's own strace lines:
+    the intent record created whole (written, fsynced, renamed into place,
+    folder fsynced), the grant released, the result written and synced,
+    and the answer."""
+    dir_fd = tmp_fd = None
+    seen = {}
+    for i, l in enumerate(lines):
+        m = re.match(r'openat\(.*"([^"]*)".*\) = (\d+)$', l)
+        if m and m.group(1).endswith("/votes"):
+            dir_fd = m.group(2)
+        elif m and m.group(1).startswith(".new-"):
+            tmp_fd = m.group(2)
+        elif tmp_fd and l.startswith("pwrite64(%s," % tmp_fd):
+            seen.setdefault("intent" if "rename" not in seen else "result",
+                            i)
+        elif tmp_fd and re.match(r"fsync\(%s\b" % tmp_fd, l):
+            seen.setdefault("fsync intent", i)
+        elif l.startswith("renameat2(") and name in l:
+            seen.setdefault("rename", i)
+        elif dir_fd and re.match(r"fsync\(%s\b" % dir_fd, l):
+            seen.setdefault("fsync dir", i)
+        elif re.match(r'write\(\d+, "g", 1\)', l):
+            seen.setdefault("release grant", i)
+        elif tmp_fd and re.match(r"fdatasync\(%s\b" % tmp_fd, l):
+            seen.setdefault("fsync result", i)
+        elif l.startswith('write(1, "Status: 200'):
+            seen.setdefault("answer 200", i)
+    return seen
+
+
 @test
 def record_durable_before_answer(ctx):
-    """The vote file and its directory are fsynced before 200 is written."""
+    """Intent first: the attempt is durable (file and folder) before the
+    grant may run, and its result is durable before 200 is written."""
     strace = shutil.which("strace")
     check(strace is not None, "strace is not installed")
     e = ctx.env()
     hid = new_hid()
     trace = os.path.join(e.dir, "trace")
     r = e.post(e.body(heart_id=hid), wrapper=[
-        strace, "-f", "-qq", "-o", trace, "-e",
-        "trace=openat,fsync,fdatasync,write,pwrite64"])
+        strace, "-qq", "-o", trace, "-e",
+        "trace=openat,fsync,fdatasync,write,pwrite64,renameat2"])
     e.expect(r, 200, "paid", ran=1)
     name = sha256_hex(("post:" + hid).encode())
     with open(trace) as f:
         lines = f.read().splitlines()
-    main = lines[0].split()[0]
-    mine = [l.split(None, 1)[1] for l in lines if l.split()[0] == main]
-    vote_fd = dir_fd = None
-    seen = {}
-    for i, l in enumerate(mine):
-        m = re.match(r'openat\(.*"([^"]*)".*\) = (\d+)$', l)
-        if m and m.group(1).endswith("/votes"):
-            dir_fd = m.group(2)
-        elif m and m.group(1) == name:
-            vote_fd = m.group(2)
-            seen.setdefault("open vote", i)
-        # strace -f splits a call the grant's activity interrupts:
-        # "fsync(4 <unfinished ...>", so match on the call's start.
-        elif vote_fd and l.startswith("pwrite64(%s," % vote_fd):
-            seen.setdefault("record", i)
-        elif vote_fd and re.match(r"fsync\(%s\b" % vote_fd, l):
-            seen.setdefault("fsync vote", i)
-        elif dir_fd and re.match(r"fsync\(%s\b" % dir_fd, l):
-            seen.setdefault("fsync dir", i)
-        elif l.startswith('write(1, "Status: 200'):
-            seen.setdefault("answer 200", i)
-    check(vote_fd is not None and dir_fd is not None,
-          "no openat of votes/ and the vote file in %r" % mine[:20])
-    for step in ("open vote", "record", "fsync vote", "fsync dir",
-                 "answer 200"):
-        check(step in seen, "no %s in the trace: %r" % (step, mine))
-    # The directory may be synced any time after the file was created
-    # (the program does it while the grant runs); the record and its
-    # fsync come after the grant; both before the answer.
-    check(seen["open vote"] < seen["fsync dir"] < seen["answer 200"],
-          "directory fsync not between the file's creation and the answer")
-    check(seen["record"] < seen["fsync vote"] < seen["answer 200"],
-          "record and its fsync not before the answer")
+    seen = _syscall_steps(lines, name)
+    order = ["intent", "fsync intent", "rename", "fsync dir",
+             "release grant", "result", "fsync result", "answer 200"]
+    for step in order:
+        check(step in seen, "no %s in the trace: %r" % (step, lines))
+    got = sorted(order, key=lambda s: seen[s])
+    eq(got, order, "order of the steps")
 
 
 @test
@@ -1199,26 +1206,38 @@ def grant_other_exit_codes(ctx):
 
 @test
 def grant_killed_by_signal(ctx):
+    """A grant killed by a signal may have acted: with hold (the default)
+    it is 200 unknown and never run again until --replay; with retry it
+    is 502 and the next delivery runs it again."""
     e = ctx.env(action="kill")
     hid = new_hid()
     body = e.body(heart_id=hid)
-    line = e.expect(e.post(body), "5xx", "grant_failed", ran=1)
+    line = e.expect(e.post(body), 200, "unknown", ran=1)
     check(line.get("grant_exit") in (None, -1) or line.get("grant_exit") >= 128,
           "log grant_exit %r for a SIGKILLed grant" % line.get("grant_exit"))
-    e.expect_unpaid("post:" + hid)
-    e.expect(e.post(body), "5xx", "grant_failed", ran=1)
+    eq(e.state_of("post:" + hid), "unknown", "ledger state")
     e.set_action("exit 0")
-    e.expect(e.post(body), 200, "paid", ran=1)
+    e.expect(e.post(body), 200, "unknown", ran=0)
+    p = e.cli(["--replay", hid, "--now"])
+    eq(p.returncode, 0, "--replay --now exit (out %r err %r)" % (
+        p.stdout[:200], p.stderr[:200]))
+    eq(e.run_count(), 2, "grant runs after --replay --now")
     e.expect_paid("post:" + hid)
+    e.new_logs()
+    e.expect(e.post(body), 200, "duplicate", ran=0)
+    with ctx.case("retry"):
+        e = ctx.env(action="kill", cfg={"unknown_outcome": "retry"})
+        hid = new_hid()
+        body = e.body(heart_id=hid)
+        e.expect(e.post(body), 502, "grant_killed", ran=1)
+        eq(e.state_of("post:" + hid), "unknown", "ledger state")
+        e.expect(e.post(body), 502, "grant_killed", ran=1)
+        e.set_action("exit 0")
+        e.expect(e.post(body), 200, "paid", ran=1)
+        e.expect_paid("post:" + hid)
 
 
-@test
-def grant_timeout_kills_group(ctx):
-    e = ctx.env(cfg={"grant_timeout": 1}, action="hang")
-    hid = new_hid()
-    body = e.body(heart_id=hid)
-    r = e.post(body, timeout=30)
-    line = e.expect(r, "5xx", "grant_timeout", ran=1)
+def _timeout_group_gone(e, r):
     check(r.elapsed < 8, "answer took %.1fs with grant_timeout=1" % r.elapsed)
     run = e.last_run()
     pids = {"grant": run.pid}
@@ -1228,12 +1247,34 @@ def grant_timeout_kills_group(ctx):
                  bound=5)
     check(alive, "still running 5s after the answer: %r" % [
         (n, p) for n, p in pids.items() if not pid_gone(p)])
-    e.expect_unpaid("post:" + hid)
+
+
+@test
+def grant_timeout_kills_group(ctx):
+    """Past grant_timeout the grant's whole process group is killed; the
+    outcome is unknown: 200 held (hold), or 504 and run again (retry)."""
+    e = ctx.env(cfg={"grant_timeout": 1}, action="hang")
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    r = e.post(body, timeout=30)
+    line = e.expect(r, 200, "unknown", ran=1)
+    _timeout_group_gone(e, r)
+    eq(e.state_of("post:" + hid), "unknown", "ledger state")
     check(line.get("grant_exit") is None or isinstance(
         line.get("grant_exit"), int), "grant_exit type")
     e.set_action("exit 0")
-    e.expect(e.post(body), 200, "paid", ran=1)
-    e.expect_paid("post:" + hid)
+    e.expect(e.post(body), 200, "unknown", ran=0)
+    with ctx.case("retry"):
+        e = ctx.env(cfg={"grant_timeout": 1, "unknown_outcome": "retry"},
+                    action="hang")
+        hid = new_hid()
+        body = e.body(heart_id=hid)
+        r = e.post(body, timeout=30)
+        e.expect(r, 504, "grant_timeout", ran=1)
+        _timeout_group_gone(e, r)
+        e.set_action("exit 0")
+        e.expect(e.post(body), 200, "paid", ran=1)
+        e.expect_paid("post:" + hid)
 
 
 @test
@@ -1372,7 +1413,7 @@ def ledger_names_hostile_ids(ctx):
     check(not os.path.exists(os.path.join(e.dir, "x")),
           "../../x escaped state_dir")
     check(not os.path.exists(os.path.join(e.votes, "a")), "a/b made a dir")
-    eq(sorted(os.listdir(e.state)), ["votes"], "state_dir content")
+    eq(sorted(os.listdir(e.state)), ["queue", "votes"], "state_dir content")
 
 
 # ------------------------------------------------------------- concurrency
@@ -1600,14 +1641,17 @@ def reads_exactly_content_length(ctx):
 
 
 @test
-def ledger_empty_file_is_unpaid(ctx):
-    """A vote file without a state line (a crash's leftover) is unpaid."""
+def ledger_empty_file_is_refused(ctx):
+    """A vote file that is empty is corrupt, never unpaid: 500, no grant."""
     e = ctx.env()
     e.expect(e.post(e.body()), 200, "paid", ran=1)   # creates votes/
     hid = new_hid()
-    open(os.path.join(e.votes, sha256_hex("post:" + hid)), "w").close()
-    e.expect(e.post(e.body(heart_id=hid)), 200, "paid", ran=1)
-    e.expect_paid("post:" + hid)
+    path = os.path.join(e.votes, sha256_hex("post:" + hid))
+    open(path, "w").close()
+    line = e.expect(e.post(e.body(heart_id=hid)), 500, "ledger_corrupt",
+                    ran=0)
+    check(path in line.get("reason", ""), "log reason names the file: %r"
+          % line.get("reason"))
 
 
 @test
@@ -2406,13 +2450,19 @@ def legacy_exactly_once(ctx):
         e.set_action("exit 0")
         expect_legacy_paid(e, e.get(q), "Fails", ts)
         e.expect(e.get(q), 200, "duplicate", ran=0)
-    with ctx.case("grant killed by a signal: 5xx, unpaid, retry pays"):
+    with ctx.case("grant killed by a signal: 200 unknown, held, replay pays"):
         e.set_action("kill")
         q = lq2(e, "Killed", ts)
-        e.expect(e.get(q), "5xx", "grant_failed", ran=1)
-        e.expect_unpaid(legacy_key("Killed", ts))
+        e.expect(e.get(q), 200, "unknown", ran=1)
+        eq(e.state_of(legacy_key("Killed", ts)), "unknown", "ledger state")
         e.set_action("exit 0")
-        expect_legacy_paid(e, e.get(q), "Killed", ts)
+        e.expect(e.get(q), 200, "unknown", ran=0)
+        p = e.cli(["--replay", legacy_hid("Killed", ts), "--now"])
+        eq(p.returncode, 0, "--replay of a legacy heart_id (err %r)" %
+           p.stderr[:200])
+        e.expect_paid(legacy_key("Killed", ts))
+        e.new_logs()
+        e.expect(e.get(q), 200, "duplicate", ran=0)
     with ctx.case("refused for good (exit 65): 200, never again"):
         e.set_action("exit 65")
         q = lq2(e, "Nobody", ts)
@@ -2544,7 +2594,7 @@ def legacy_hostile_names_end_to_end(ctx):
         for rn in raw_names:
             check(name.encode("utf-8") not in rn,
                   "votes/ name %r holds the bytes of %r" % (rn, name))
-    eq(sorted(os.listdir(e.state)), ["votes"], "state_dir content")
+    eq(sorted(os.listdir(e.state)), ["queue", "votes"], "state_dir content")
     check(not os.path.exists(os.path.join(e.dir, "x")), "../../x escaped")
 
 
