@@ -668,6 +668,55 @@ def sig_multiple_v1(ctx):
 
 
 @test
+def sig_malformed_v1_ignored(ctx):
+    """A v1 that is not 64 lower-case hex digits is ignored, as Stripe's
+    verifiers do: beside a good v1 the vote is paid, once; with no
+    well-formed v1 left the header is refused."""
+    e = ctx.env()
+    malformed = (("bad_signature", lambda good: "bad_signature"),
+                 ("upper-case", lambda good: good.upper()),
+                 ("63 hex", lambda good: good[:63]),
+                 ("65 hex", lambda good: good + "0"),
+                 ("empty", lambda good: ""))
+    for label, bad_of in malformed:
+        for where in ("after", "before"):
+            with ctx.case("%s %s the good v1" % (label, where)):
+                hid = new_hid()
+                body = e.body(heart_id=hid)
+                t = str(now())
+                good = e.sig(t, body)
+                vals = [good, bad_of(good)]
+                if where == "before":
+                    vals.reverse()
+                hdr = "t=%s," % t + ",".join("v1=%s" % v for v in vals)
+                e.expect(e.post(body, t=t, header=hdr), 200, "paid", ran=1)
+                e.expect(e.post(body, t=t, header=hdr), 200, "duplicate",
+                         ran=0)
+                e.expect_paid("post:" + hid)
+    for label, bad in (("only v1=bad_signature", ("bad_signature",)),
+                       ("only malformed v1", ("bad_signature", "A" * 64,
+                                              "f" * 63))):
+        with ctx.case(label):
+            hid = new_hid()
+            body = e.body(heart_id=hid)
+            t = str(now())
+            hdr = "t=%s," % t + ",".join("v1=%s" % v for v in bad)
+            line = e.expect(e.post(body, t=t, header=hdr), 401,
+                            "unauthorized", ran=0)
+            check("no well-formed v1" in line.get("reason", ""),
+                  "log reason %r" % line.get("reason"))
+            e.expect_unpaid("post:" + hid)
+    with ctx.case("the good MAC upper-cased, beside a wrong one"):
+        hid = new_hid()
+        body = e.body(heart_id=hid)
+        t = str(now())
+        hdr = "t=%s,v1=%s,v1=%s" % (t, e.sig(t, body).upper(),
+                                    sign_py("old-secret", t, body))
+        e.expect(e.post(body, t=t, header=hdr), 401, "unauthorized", ran=0)
+        e.expect_unpaid("post:" + hid)
+
+
+@test
 def sig_unknown_keys_ignored(ctx):
     e = ctx.env()
     hid = new_hid()
