@@ -436,23 +436,31 @@ test_optional_integers_and_text(void **state)
 	assert_true(strlen(ev.note) < EVENT_NOTE_MAX);
 }
 
-/* {"x":[0,0,...],REQUIRED} with n array elements. */
+/* {"x":[elem,elem,...],REQUIRED} with n array elements. */
 static char *
-tokens_body(size_t n)
+array_body(size_t n, const char *elem)
 {
-	size_t cap = 64 + sizeof(REQUIRED) + 2 * n, used, i;
+	size_t elen = strlen(elem), cap = 64 + sizeof(REQUIRED) +
+	    (elen + 1) * n, used, i;
 	char *s = malloc(cap);
 
 	assert_non_null(s);
 	used = (size_t)snprintf(s, cap, "{\"x\":[");
 	for (i = 0; i < n; i++) {
-		s[used++] = '0';
+		memcpy(s + used, elem, elen);
+		used += elen;
 		s[used++] = ',';
 	}
 	if (n > 0)
 		used--;
 	(void)snprintf(s + used, cap - used, "]," REQUIRED "}");
 	return s;
+}
+
+static char *
+tokens_body(size_t n)
+{
+	return array_body(n, "0");
 }
 
 static void
@@ -479,6 +487,54 @@ test_many_tokens(void **state)
 	}
 }
 
+/* {REQUIRED,"k0":<value>,...,"k<n-1>":<value><tail>}. */
+static char *
+keys_body(size_t n, const char *value, const char *tail)
+{
+	size_t cap = 64 + sizeof(REQUIRED) + n * (16 + strlen(value)) +
+	    strlen(tail), used, i;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	used = (size_t)snprintf(s, cap, "{" REQUIRED);
+	for (i = 0; i < n; i++)
+		used += (size_t)snprintf(s + used, cap - used, ",\"k%zu\":%s",
+		    i, value);
+	(void)snprintf(s + used, cap - used, "%s}", tail);
+	return s;
+}
+
+/*
+ * Bodies of the sizes that once took jsmn seconds (it walked back over
+ * every token at each member): all read, and a known key after all the
+ * unknown ones is still seen, once.
+ */
+static void
+test_many_unknown_keys(void **state)
+{
+	struct event ev;
+	char *body;
+
+	(void)state;
+	body = keys_body(80000, "0", ",\"streak_day\":7");
+	assert_int_equal(parse(body, &ev), 0);
+	assert_int_equal(ev.streak_day, 7);
+	free(body);
+	body = keys_body(20000, "{\"a\":[{},[]]}", ",\"streak_day\":3");
+	assert_int_equal(parse(body, &ev), 0);
+	assert_int_equal(ev.streak_day, 3);
+	free(body);
+	body = keys_body(80000, "{}", ",\"username\":\"Mallory\"");
+	assert_int_equal(parse(body, &ev), -1);
+	assert_non_null(strstr(why, "username appears twice"));
+	free(body);
+	/* jsmn walked back at every closing bracket too. */
+	body = array_body(300000, "{}");
+	assert_int_equal(parse(body, &ev), 0);
+	assert_string_equal(ev.username, "PlayerOne");
+	free(body);
+}
+
 int
 run_event_tests(void)
 {
@@ -494,6 +550,7 @@ run_event_tests(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_optional_integers_and_text),
 		cmocka_unit_test(test_many_tokens),
+		cmocka_unit_test(test_many_unknown_keys),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);
