@@ -1,4 +1,5 @@
 /* event.h: the fields of a signed POST body. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "unit.h"
 
 #include "../../src/event.h"
+#include "../../src/json.h"
 #include "../../src/text.h"
 
 #define REQUIRED "\"event\":\"heart.counted\",\"username\":\"PlayerOne\"," \
@@ -535,6 +537,54 @@ test_many_unknown_keys(void **state)
 	free(body);
 }
 
+/* {"x":<value nested depth deep>,REQUIRED}: arrays, or objects. */
+static char *
+deep_body(size_t depth, bool objects)
+{
+	size_t cap = 64 + sizeof(REQUIRED) + 6 * depth, used, i;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	used = (size_t)snprintf(s, cap, "{\"x\":");
+	for (i = 1; i < depth; i++)
+		used += (size_t)snprintf(s + used, cap - used, "%s",
+		    objects ? "{\"y\":" : "[");
+	used += (size_t)snprintf(s + used, cap - used, "%s",
+	    objects ? "{}" : "[]");
+	for (i = 1; i < depth; i++)
+		s[used++] = objects ? '}' : ']';
+	(void)snprintf(s + used, cap - used, "," REQUIRED "}");
+	return s;
+}
+
+/*
+ * SPEC: unknown values nested at least 64 deep are ignored; the outer
+ * object is one more level of JSON_DEPTH_MAX.
+ */
+static void
+test_unknown_keys_deep(void **state)
+{
+	static const size_t fine[] = { 40, 64, JSON_DEPTH_MAX - 1 };
+	struct event ev;
+	char *body;
+	size_t i;
+	int objects;
+
+	(void)state;
+	for (objects = 0; objects <= 1; objects++) {
+		for (i = 0; i < nitems(fine); i++) {
+			body = deep_body(fine[i], objects);
+			assert_int_equal(parse(body, &ev), 0);
+			assert_string_equal(ev.username, "PlayerOne");
+			free(body);
+		}
+		body = deep_body(JSON_DEPTH_MAX, objects);
+		assert_int_equal(parse(body, &ev), -1);
+		assert_non_null(strstr(why, "nested more than"));
+		free(body);
+	}
+}
+
 int
 run_event_tests(void)
 {
@@ -551,6 +601,7 @@ run_event_tests(void)
 		cmocka_unit_test(test_optional_integers_and_text),
 		cmocka_unit_test(test_many_tokens),
 		cmocka_unit_test(test_many_unknown_keys),
+		cmocka_unit_test(test_unknown_keys_deep),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);
