@@ -189,6 +189,10 @@ cmd_verify(int argc, char *argv[])
 		    "be refused as stale");
 		rc = 0;
 	}
+	/* The request path ignores them too; say so, or a typo goes unseen. */
+	if (sig.v1_ignored > 0)
+		(void)printf("note: %zu v1 ignored: not 64 lower-case hex "
+		    "digits\n", sig.v1_ignored);
 	secret_wipe(&s.secrets);
 	return rc;
 }

@@ -3,14 +3,30 @@
 #include "json.h"
 #include "text.h"
 
+#define STRINGIFY(x)	STRINGIFY_(x)
+#define STRINGIFY_(x)	#x
+
+/*
+ * The scan keeps its own stack of open containers, one bit each (set for
+ * an object), rather than recursing: its depth is bounded by the size
+ * of this array, not by the C stack, and needs no allocation.
+ */
 struct scan {
 	const char	*s;
 	size_t		 len;
 	size_t		 pos;
 	const char	*why;
+	unsigned	 depth;		/* containers open */
+	unsigned char	 object[(JSON_DEPTH_MAX + 7) / 8];
 };
 
-static int	scan_value(struct scan *, unsigned depth);
+/* What the scan expects next. */
+enum next {
+	NEXT_FAIL = -1,
+	NEXT_VALUE,		/* a value */
+	NEXT_AFTER,		/* ',' or a closing bracket, after a value */
+	NEXT_END		/* nothing: the outermost value is complete */
+};
 
 static int
 fail(struct scan *sc, const char *why)
@@ -18,6 +34,13 @@ fail(struct scan *sc, const char *why)
 	if (sc->why == NULL)
 		sc->why = why;
 	return -1;
+}
+
+static enum next
+next_fail(struct scan *sc, const char *why)
+{
+	(void)fail(sc, why);
+	return NEXT_FAIL;
 }
 
 static void
@@ -107,78 +130,140 @@ scan_literal(struct scan *sc, const char *word)
 	return 0;
 }
 
-/* Members or elements up to the closing bracket, comma-separated. */
 static int
-scan_container(struct scan *sc, unsigned depth, int close)
+in_object(const struct scan *sc)
 {
-	if (depth >= JSON_DEPTH_MAX)
-		return fail(sc, "nested too deeply");
-	sc->pos++;
-	skip_space(sc);
-	if (peek(sc) == close) {
-		sc->pos++;
-		return 0;
-	}
-	for (;;) {
-		skip_space(sc);
-		if (close == '}') {
-			if (peek(sc) != '"')
-				return fail(sc, "object key is not a string");
-			if (scan_string(sc) == -1)
-				return -1;
-			skip_space(sc);
-			if (peek(sc) != ':')
-				return fail(sc, "missing ':' after a key");
-			sc->pos++;
-		}
-		if (scan_value(sc, depth + 1) == -1)
-			return -1;
-		skip_space(sc);
-		if (peek(sc) == close) {
-			sc->pos++;
-			return 0;
-		}
-		if (peek(sc) != ',')
-			return fail(sc, "missing ',' or closing bracket");
-		sc->pos++;
-	}
+	unsigned d = sc->depth - 1;
+
+	return sc->object[d / 8] >> (d % 8) & 1;
 }
 
 static int
-scan_value(struct scan *sc, unsigned depth)
+closer(const struct scan *sc)
+{
+	return in_object(sc) ? '}' : ']';
+}
+
+/* A member's key and its ':', before its value. */
+static enum next
+member_key(struct scan *sc)
+{
+	skip_space(sc);
+	if (peek(sc) != '"')
+		return next_fail(sc, "object key is not a string");
+	if (scan_string(sc) == -1)
+		return NEXT_FAIL;
+	skip_space(sc);
+	if (peek(sc) != ':')
+		return next_fail(sc, "missing ':' after a key");
+	sc->pos++;
+	return NEXT_VALUE;
+}
+
+/* At '{' or '[': one level deeper, unless that is too deep. */
+static enum next
+open_container(struct scan *sc)
+{
+	unsigned d = sc->depth;
+	int object = peek(sc) == '{';
+
+	if (d >= JSON_DEPTH_MAX)
+		return next_fail(sc, "objects and arrays nested more than "
+		    STRINGIFY(JSON_DEPTH_MAX) " deep");
+	if (object)
+		sc->object[d / 8] |= (unsigned char)(1u << (d % 8));
+	else
+		sc->object[d / 8] &= (unsigned char)~(1u << (d % 8));
+	sc->depth++;
+	sc->pos++;
+	skip_space(sc);
+	if (peek(sc) == closer(sc)) {
+		sc->pos++;
+		sc->depth--;
+		return NEXT_AFTER;
+	}
+	return object ? member_key(sc) : NEXT_VALUE;
+}
+
+static enum next
+scan_scalar(struct scan *sc, int c)
+{
+	int rc;
+
+	if (c == '"')
+		rc = scan_string(sc);
+	else if (c == '-' || (c >= '0' && c <= '9'))
+		rc = scan_number(sc);
+	else if (c == 't')
+		rc = scan_literal(sc, "true");
+	else if (c == 'f')
+		rc = scan_literal(sc, "false");
+	else if (c == 'n')
+		rc = scan_literal(sc, "null");
+	else
+		rc = fail(sc, c == -1 ? "empty" : "unexpected character");
+	return rc == -1 ? NEXT_FAIL : NEXT_AFTER;
+}
+
+static enum next
+scan_value(struct scan *sc)
 {
 	int c;
 
 	skip_space(sc);
 	c = peek(sc);
-	if (c == '{')
-		return scan_container(sc, depth, '}');
-	if (c == '[')
-		return scan_container(sc, depth, ']');
-	if (c == '"')
-		return scan_string(sc);
-	if (c == '-' || (c >= '0' && c <= '9'))
-		return scan_number(sc);
-	if (c == 't')
-		return scan_literal(sc, "true");
-	if (c == 'f')
-		return scan_literal(sc, "false");
-	if (c == 'n')
-		return scan_literal(sc, "null");
-	return fail(sc, c == -1 ? "empty" : "unexpected character");
+	if (c == '{' || c == '[')
+		return open_container(sc);
+	return scan_scalar(sc, c);
+}
+
+/* After a value: the next member or element, or the container's end. */
+static enum next
+scan_after(struct scan *sc)
+{
+	if (sc->depth == 0)
+		return NEXT_END;
+	skip_space(sc);
+	if (peek(sc) == ',') {
+		sc->pos++;
+		return in_object(sc) ? member_key(sc) : NEXT_VALUE;
+	}
+	if (peek(sc) == closer(sc)) {
+		sc->pos++;
+		sc->depth--;
+		return NEXT_AFTER;
+	}
+	return next_fail(sc, "missing ',' or closing bracket");
+}
+
+/* One whole value, however deeply its containers nest. */
+static int
+scan_one(struct scan *sc)
+{
+	enum next n = NEXT_VALUE;
+
+	while (n != NEXT_END) {
+		if (n == NEXT_FAIL)
+			return -1;
+		n = n == NEXT_VALUE ? scan_value(sc) : scan_after(sc);
+	}
+	return 0;
 }
 
 int
 json_validate(const char *s, size_t len, const char **why)
 {
-	struct scan sc = { s, len, 0, NULL };
+	struct scan sc;
 
+	memset(&sc, 0, sizeof(sc));
+	sc.s = s;
+	sc.len = len;
 	skip_space(&sc);
 	if (peek(&sc) != '{') {
 		*why = "not a JSON object";
 		return -1;
 	}
-	if (scan_value(&sc, 0) == -1) {
+	if (scan_one(&sc) == -1) {
 		*why = sc.why;
 		return -1;
 	}

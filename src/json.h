@@ -5,14 +5,21 @@
  * and `{}{}`.  json_validate() is a full RFC 8259 grammar check, run
  * before jsmn, that the whole input is exactly one object.
  * json_unescape() turns a string token's inside into bytes, with
- * surrogate pairs joined into UTF-8.  No allocation; nesting is bounded.
+ * surrogate pairs joined into UTF-8.  No allocation, no recursion.
+ *
+ * Nesting is bounded: SPEC.md's unknown keys may hold objects and arrays
+ * nested at least 64 deep, and JSON_DEPTH_MAX leaves four times that.
+ * The bound also bounds jsmn (event.c), which climbs parent links, up to
+ * twice the depth, at each closing bracket: a max_body of 1 MiB holding
+ * nothing but nests 255 deep parses in about 0.2 s; at 1024 it would be
+ * 0.7 s, while 80 000 flat keys take 20 ms.
  */
 #ifndef MMOLOVE_JSON_H
 #define MMOLOVE_JSON_H
 
 #include <stddef.h>
 
-#define JSON_DEPTH_MAX	32
+#define JSON_DEPTH_MAX	256	/* containers, the outer object too */
 
 /* 0 if s is one JSON object and nothing else but white space; else -1. */
 int	json_validate(const char *s, size_t len, const char **why);

@@ -85,11 +85,30 @@ signature_t(const struct pair *pair, struct signature_header *sig,
 	return 0;
 }
 
+/* A v1 value signature_check() can compare: 64 lower-case hex digits. */
+static int
+is_v1(const struct pair *pair)
+{
+	unsigned char mac[DIGEST_LEN];
+
+	return hex_decode_lower(pair->value, pair->vlen, mac, DIGEST_LEN) == 0;
+}
+
+/* Why a header without a usable v1 is refused, for the log. */
+static void
+no_v1(const struct signature_header *sig, char *err, size_t errlen)
+{
+	if (sig->v1_ignored == 0)
+		(void)snprintf(err, errlen, "no v1");
+	else
+		(void)snprintf(err, errlen, "no well-formed v1 (%zu ignored: "
+		    "not 64 lower-case hex digits)", sig->v1_ignored);
+}
+
 enum signature_result
 signature_parse(const char *header, struct signature_header *sig, char *err,
     size_t errlen)
 {
-	unsigned char mac[DIGEST_LEN];
 	struct pair pair;
 	const char *p = header;
 	int rc;
@@ -103,13 +122,10 @@ signature_parse(const char *header, struct signature_header *sig, char *err,
 			if (signature_t(&pair, sig, err, errlen) == -1)
 				return SIGNATURE_GARBLED;
 		} else if (is_key(&pair, "v1")) {
-			if (hex_decode_lower(pair.value, pair.vlen, mac,
-			    DIGEST_LEN) == -1) {
-				(void)snprintf(err, errlen, "v1 is not 64 "
-				    "lower-case hex digits");
-				return SIGNATURE_GARBLED;
-			}
-			sig->v1_count++;
+			if (is_v1(&pair))
+				sig->v1_count++;
+			else
+				sig->v1_ignored++;
 		}
 	}
 	if (rc == -1) {
@@ -121,7 +137,7 @@ signature_parse(const char *header, struct signature_header *sig, char *err,
 		return SIGNATURE_GARBLED;
 	}
 	if (sig->v1_count == 0) {
-		(void)snprintf(err, errlen, "no v1");
+		no_v1(sig, err, errlen);
 		return SIGNATURE_GARBLED;
 	}
 	return SIGNATURE_OK;
@@ -153,7 +169,10 @@ signature_check(const struct signature_header *sig,
 	for (i = 0; i < secrets->count; i++)
 		signature_mac(&secrets->keys[i], sig->t_text, body, len,
 		    macs[i]);
-	/* Every pair is compared, so timing says nothing about which. */
+	/*
+	 * Every well-formed v1 is compared, so timing says nothing about
+	 * which matched; the others were ignored by signature_parse too.
+	 */
 	while (next_pair(&p, &pair) == 1) {
 		if (!is_key(&pair, "v1") || hex_decode_lower(pair.value,
 		    pair.vlen, v1, DIGEST_LEN) == -1)

@@ -3,9 +3,13 @@
  *
  * Promises: the header is parsed as SPEC.md says (comma-separated
  * key=value pairs, spaces around them, one `t` of decimal digits, one or
- * more `v1` of exactly 64 lower-case hex digits, unknown keys ignored);
- * v1 = HMAC-SHA256(secret, t "." body) over the exact body bytes, every
- * secret against every v1, compared in constant time.  Freshness is a
+ * more `v1`, unknown keys ignored).  A `v1` that is not exactly 64
+ * lower-case hex digits is ignored too, as Stripe's verifiers do with the
+ * same header shape: it cannot be anyone's MAC, and refusing the whole
+ * header for it would refuse the good `v1` beside it.  At least one
+ * well-formed `v1` is needed.  v1 = HMAC-SHA256(secret, t "." body) over
+ * the exact body bytes, every secret against every well-formed v1,
+ * compared in constant time.  Freshness is a
  * separate question (signature_age) so --verify can report it without
  * holding it against a capture.
  */
@@ -24,13 +28,14 @@ struct signature_header {
 	const char	*text;		/* the header; v1 values are read here */
 	long long	 t;
 	char		 t_text[16];	/* t as sent: the MAC covers these bytes */
-	size_t		 v1_count;	/* however many: no v1 is ever ignored */
+	size_t		 v1_count;	/* well-formed ones, however many */
+	size_t		 v1_ignored;	/* not 64 lower-case hex digits */
 };
 
 enum signature_result {
 	SIGNATURE_OK,
 	SIGNATURE_MISSING,	/* no header at all */
-	SIGNATURE_GARBLED,	/* header does not parse */
+	SIGNATURE_GARBLED,	/* header does not parse, or no well-formed v1 */
 	SIGNATURE_MISMATCH	/* parses, but no v1 matches any secret */
 };
 
@@ -41,7 +46,7 @@ enum signature_result {
 enum signature_result signature_parse(const char *header,
 	    struct signature_header *sig, char *err, size_t errlen);
 
-/* True if any v1 is HMAC(secret, t "." body) for any secret. */
+/* True if any well-formed v1 is HMAC(secret, t "." body) for any secret. */
 enum signature_result signature_check(const struct signature_header *sig,
 	    const struct secret_set *secrets, const void *body, size_t len);
 

@@ -3,9 +3,10 @@
  *
  * Invariants (a violation traps): a rejection names a reason; an
  * accepted input holds no NUL byte, starts with '{' and ends with '}'
- * (white space aside), jsmn (strict, as event.c uses it) parses it as
- * one object spanning exactly those bytes, more white space after it is
- * still accepted, and the input cut just before its final '}' is not.
+ * (white space aside), jsmn (strict, with parent links, as event.c
+ * uses it) parses it as one object spanning exactly those bytes, more
+ * white space after it is still accepted, and the input cut just before
+ * its final '}' is not.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 
 #define JSMN_STATIC
 #define JSMN_STRICT
+#define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
 #include "../../src/json.h"

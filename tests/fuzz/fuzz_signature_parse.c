@@ -4,7 +4,8 @@
  *
  * Invariants (a violation traps): a header never reads as missing; a
  * garbled one names why; a parsed one keeps the header, has at least
- * one v1 and a t of 1..11 digits whose value is t; checking it against
+ * one well-formed v1 and a t of 1..11 digits whose value is t, and one
+ * more malformed v1 after it changes neither; checking it against
  * a key does not crash; and what signature_sign() writes for that t
  * (over the input as body) parses back and checks OK.
  */
@@ -16,6 +17,31 @@
 #include "../../src/signature.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A malformed v1 appended to a parsed header is ignored, nothing more. */
+static void
+malformed_v1_ignored(const char *header, const struct signature_header *sig,
+    const struct secret_set *set, const uint8_t *data, size_t size)
+{
+	static const char more[] = ",v1=bad_signature";
+	struct signature_header again;
+	size_t len = strlen(header);
+	char *longer, err[128];
+
+	if ((longer = malloc(len + sizeof(more))) == NULL)
+		return;
+	memcpy(longer, header, len);
+	memcpy(longer + len, more, sizeof(more));
+	if (signature_parse(longer, &again, err, sizeof(err)) !=
+	    SIGNATURE_OK || again.t != sig->t ||
+	    strcmp(again.t_text, sig->t_text) != 0 ||
+	    again.v1_count != sig->v1_count ||
+	    again.v1_ignored != sig->v1_ignored + 1 ||
+	    signature_check(&again, set, data, size) !=
+	    signature_check(sig, set, data, size))
+		__builtin_trap();
+	free(longer);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,7 +83,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (parse_unix_time(sig.t_text, len, &t) != 0 || t != sig.t ||
 	    sig.t < 0)
 		__builtin_trap();
-	(void)signature_check(&sig, &set, data, size);
+	malformed_v1_ignored(header, &sig, &set, data, size);
 	(void)signature_fresh(signature_age(&sig, 1733500000), 300);
 
 	signature_sign(&set.keys[0], sig.t, data, size, out, sizeof(out));

@@ -1,4 +1,5 @@
 /* event.h: the fields of a signed POST body. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "unit.h"
 
 #include "../../src/event.h"
+#include "../../src/json.h"
 #include "../../src/text.h"
 
 #define REQUIRED "\"event\":\"heart.counted\",\"username\":\"PlayerOne\"," \
@@ -436,23 +438,31 @@ test_optional_integers_and_text(void **state)
 	assert_true(strlen(ev.note) < EVENT_NOTE_MAX);
 }
 
-/* {"x":[0,0,...],REQUIRED} with n array elements. */
+/* {"x":[elem,elem,...],REQUIRED} with n array elements. */
 static char *
-tokens_body(size_t n)
+array_body(size_t n, const char *elem)
 {
-	size_t cap = 64 + sizeof(REQUIRED) + 2 * n, used, i;
+	size_t elen = strlen(elem), cap = 64 + sizeof(REQUIRED) +
+	    (elen + 1) * n, used, i;
 	char *s = malloc(cap);
 
 	assert_non_null(s);
 	used = (size_t)snprintf(s, cap, "{\"x\":[");
 	for (i = 0; i < n; i++) {
-		s[used++] = '0';
+		memcpy(s + used, elem, elen);
+		used += elen;
 		s[used++] = ',';
 	}
 	if (n > 0)
 		used--;
 	(void)snprintf(s + used, cap - used, "]," REQUIRED "}");
 	return s;
+}
+
+static char *
+tokens_body(size_t n)
+{
+	return array_body(n, "0");
 }
 
 static void
@@ -479,6 +489,102 @@ test_many_tokens(void **state)
 	}
 }
 
+/* {REQUIRED,"k0":<value>,...,"k<n-1>":<value><tail>}. */
+static char *
+keys_body(size_t n, const char *value, const char *tail)
+{
+	size_t cap = 64 + sizeof(REQUIRED) + n * (16 + strlen(value)) +
+	    strlen(tail), used, i;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	used = (size_t)snprintf(s, cap, "{" REQUIRED);
+	for (i = 0; i < n; i++)
+		used += (size_t)snprintf(s + used, cap - used, ",\"k%zu\":%s",
+		    i, value);
+	(void)snprintf(s + used, cap - used, "%s}", tail);
+	return s;
+}
+
+/*
+ * Bodies of the sizes that once took jsmn seconds (it walked back over
+ * every token at each member): all read, and a known key after all the
+ * unknown ones is still seen, once.
+ */
+static void
+test_many_unknown_keys(void **state)
+{
+	struct event ev;
+	char *body;
+
+	(void)state;
+	body = keys_body(80000, "0", ",\"streak_day\":7");
+	assert_int_equal(parse(body, &ev), 0);
+	assert_int_equal(ev.streak_day, 7);
+	free(body);
+	body = keys_body(20000, "{\"a\":[{},[]]}", ",\"streak_day\":3");
+	assert_int_equal(parse(body, &ev), 0);
+	assert_int_equal(ev.streak_day, 3);
+	free(body);
+	body = keys_body(80000, "{}", ",\"username\":\"Mallory\"");
+	assert_int_equal(parse(body, &ev), -1);
+	assert_non_null(strstr(why, "username appears twice"));
+	free(body);
+	/* jsmn walked back at every closing bracket too. */
+	body = array_body(300000, "{}");
+	assert_int_equal(parse(body, &ev), 0);
+	assert_string_equal(ev.username, "PlayerOne");
+	free(body);
+}
+
+/* {"x":<value nested depth deep>,REQUIRED}: arrays, or objects. */
+static char *
+deep_body(size_t depth, bool objects)
+{
+	size_t cap = 64 + sizeof(REQUIRED) + 6 * depth, used, i;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	used = (size_t)snprintf(s, cap, "{\"x\":");
+	for (i = 1; i < depth; i++)
+		used += (size_t)snprintf(s + used, cap - used, "%s",
+		    objects ? "{\"y\":" : "[");
+	used += (size_t)snprintf(s + used, cap - used, "%s",
+	    objects ? "{}" : "[]");
+	for (i = 1; i < depth; i++)
+		s[used++] = objects ? '}' : ']';
+	(void)snprintf(s + used, cap - used, "," REQUIRED "}");
+	return s;
+}
+
+/*
+ * SPEC: unknown values nested at least 64 deep are ignored; the outer
+ * object is one more level of JSON_DEPTH_MAX.
+ */
+static void
+test_unknown_keys_deep(void **state)
+{
+	static const size_t fine[] = { 40, 64, JSON_DEPTH_MAX - 1 };
+	struct event ev;
+	char *body;
+	size_t i;
+	int objects;
+
+	(void)state;
+	for (objects = 0; objects <= 1; objects++) {
+		for (i = 0; i < nitems(fine); i++) {
+			body = deep_body(fine[i], objects);
+			assert_int_equal(parse(body, &ev), 0);
+			assert_string_equal(ev.username, "PlayerOne");
+			free(body);
+		}
+		body = deep_body(JSON_DEPTH_MAX, objects);
+		assert_int_equal(parse(body, &ev), -1);
+		assert_non_null(strstr(why, "nested more than"));
+		free(body);
+	}
+}
+
 int
 run_event_tests(void)
 {
@@ -494,6 +600,8 @@ run_event_tests(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_optional_integers_and_text),
 		cmocka_unit_test(test_many_tokens),
+		cmocka_unit_test(test_many_unknown_keys),
+		cmocka_unit_test(test_unknown_keys_deep),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);

@@ -193,26 +193,106 @@ nested(size_t depth, bool objects)
 	return s;
 }
 
+/* Why json_validate() refuses s, or NULL if it accepts it. */
+static const char *
+refusal(const char *s)
+{
+	const char *why = NULL;
+
+	return json_validate(s, strlen(s), &why) == 0 ? NULL : why;
+}
+
 static void
 test_validate_depth(void **state)
 {
+	/* SPEC: unknown values nested at least 64 deep, in the object. */
+	static const size_t fine[] = { 2, 41, 65, JSON_DEPTH_MAX };
 	char *s;
+	size_t i;
 	int objects;
 
 	(void)state;
 	for (objects = 0; objects <= 1; objects++) {
-		/* JSON_DEPTH_MAX containers nested is fine, one more is not. */
-		s = nested(JSON_DEPTH_MAX, objects);
-		assert_int_equal(validate(s), 0);
-		free(s);
+		for (i = 0; i < nitems(fine); i++) {
+			s = nested(fine[i], objects);
+			if (validate(s) != 0)
+				fail_msg("%zu deep refused: %s", fine[i],
+				    refusal(s));
+			free(s);
+		}
+		/* One more is not, and the reason says why. */
 		s = nested(JSON_DEPTH_MAX + 1, objects);
 		assert_int_equal(validate(s), -1);
+		assert_non_null(strstr(refusal(s), "nested more than"));
 		free(s);
 		/* Far deeper: refused without exhausting the stack. */
 		s = nested(200000, objects);
 		assert_int_equal(validate(s), -1);
 		free(s);
 	}
+}
+
+/* Objects at every third level, arrays between: the kinds' bits cross
+ * bytes of the validator's stack. */
+static int
+mixed_is_object(size_t level)
+{
+	return level % 3 == 0;
+}
+
+/*
+ * depth containers of mixed kinds, innermost empty; the closer of level
+ * wrong (if < depth) is the other kind's.
+ */
+static char *
+mixed(size_t depth, size_t wrong)
+{
+	size_t cap = depth * 6 + 16, used = 0, k;
+	char *s = malloc(cap);
+	int object;
+
+	assert_non_null(s);
+	for (k = 0; k < depth; k++) {
+		if (!mixed_is_object(k))
+			s[used++] = '[';
+		else if (k + 1 < depth) {
+			memcpy(s + used, "{\"k\":", 5);
+			used += 5;
+		} else
+			s[used++] = '{';
+	}
+	for (k = depth; k-- > 0;) {
+		object = mixed_is_object(k) != (k == wrong);
+		s[used++] = object ? '}' : ']';
+	}
+	s[used] = '\0';
+	return s;
+}
+
+static void
+test_validate_deep_mixed(void **state)
+{
+	static const size_t wrong[] = { 0, 1, 7, 8, 9, 63, 64, 200,
+	    JSON_DEPTH_MAX - 1 };
+	char *s;
+	size_t i;
+
+	(void)state;
+	s = mixed(JSON_DEPTH_MAX, JSON_DEPTH_MAX);
+	assert_int_equal(validate(s), 0);
+	free(s);
+	for (i = 0; i < nitems(wrong); i++) {
+		s = mixed(JSON_DEPTH_MAX, wrong[i]);
+		if (validate(s) != -1)
+			fail_msg("closer of level %zu swapped, accepted",
+			    wrong[i]);
+		free(s);
+	}
+	/* Each level closed, then the next member: the stack pops right. */
+	assert_int_equal(validate("{\"a\":[{\"b\":[[],{}]},[]],\"c\":"
+	    "{\"d\":[1]},\"e\":[[[{}]],{\"f\":[]}]}"), 0);
+	assert_int_equal(validate("{\"a\":[{\"b\":[[],{}]},[]],\"c\":"
+	    "{\"d\":[1]],\"e\":1}"), -1);
 }
 
 /* json_unescape of a C string, into out (cap bytes, canaries after). */
@@ -368,6 +448,7 @@ run_json_tests(void)
 		cmocka_unit_test(test_validate_embedded_nul),
 		cmocka_unit_test(test_validate_backslash_nul),
 		cmocka_unit_test(test_validate_depth),
+		cmocka_unit_test(test_validate_deep_mixed),
 		cmocka_unit_test(test_unescape_simple),
 		cmocka_unit_test(test_unescape_unicode),
 		cmocka_unit_test(test_unescape_errors),

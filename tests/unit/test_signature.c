@@ -24,6 +24,8 @@
 #define V1_NEW	"8e78d02ee6fd35965f217ec92b28a8f0067d2b1cec788f82f9c80337fd10af78"
 #define V1_OLD	"b7784573efb8ef2f9b44cbbdc81b3b9479706055bd929b6ec0e60c634bbb84f3"
 #define V1_ZERO	"0000000000000000000000000000000000000000000000000000000000000000"
+#define V1_UPPER "8E78D02EE6FD35965F217EC92B28A8F0067D2B1CEC788F82F9C80337FD10AF78"
+#define V1_SHORT "8e78d02ee6fd35965f217ec92b28a8f0067d2b1cec788f82f9c80337fd10af7"
 
 static enum signature_result
 parse(const char *header, struct signature_header *sig)
@@ -96,7 +98,7 @@ test_parse_several_v1(void **state)
 	    SIGNATURE_OK);
 	assert_int_equal(sig.v1_count, 2);
 
-	/* However many v1 there are, none is ignored: the last one counts. */
+	/* However many v1 there are, no well-formed one is ignored. */
 	secrets_of(&set, "whsec_test_secret", NULL);
 	used = (size_t)snprintf(header, sizeof(header), "t=" T);
 	for (i = 0; i < 20; i++)
@@ -142,11 +144,15 @@ test_parse_garbled(void **state)
 		"t=1.5,v1=" V1_NEW,
 		"t=0x10,v1=" V1_NEW,
 		"t=123456789012,v1=" V1_NEW,			/* 12 digits */
-		"t=" T ",v1=" "8e78d02ee6fd35965f217ec92b28a8f0067d2b1cec788f82f9c80337fd10af7",
+		/* Only malformed v1: ignored, so no v1 is left to check. */
+		"t=" T ",v1=" V1_SHORT,
 		"t=" T ",v1=" V1_NEW "0",
 		"t=" T ",v1=",
-		"t=" T ",v1=" "8E78D02EE6FD35965F217EC92B28A8F0067D2B1CEC788F82F9C80337FD10AF78",
-		"t=" T ",v1=" "8e78d02ee6fd35965f217ec92b28a8f0067d2b1cec788f82f9c80337fd10af7g",
+		"t=" T ",v1=" V1_UPPER,
+		"t=" T ",v1=" V1_SHORT "g",
+		"t=" T ",v1=bad_signature",
+		"t=" T ",v1=" V1_SHORT ",v1=" V1_UPPER ",v1=x",
+		"i'm not even a real signature header",
 		"t=" T ",v1=" V1_NEW ",junk",			/* part without '=' */
 		"t" T ",v1=" V1_NEW,
 		"t=" T ",,v1=" V1_NEW,				/* empty part */
@@ -160,6 +166,72 @@ test_parse_garbled(void **state)
 			fail_msg("not garbled: \"%s\"", bad[i]);
 	assert_int_equal(signature_parse(NULL, &sig, NULL, 0),
 	    SIGNATURE_MISSING);
+}
+
+/* The reason a header with only malformed v1 gives, for the log. */
+static void
+test_parse_no_well_formed_v1(void **state)
+{
+	struct signature_header sig;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(signature_parse("t=" T ",v1=bad_signature,v1=" V1_UPPER,
+	    &sig, err, sizeof(err)), SIGNATURE_GARBLED);
+	assert_int_equal(sig.v1_count, 0);
+	assert_int_equal(sig.v1_ignored, 2);
+	assert_non_null(strstr(err, "no well-formed v1"));
+	assert_non_null(strstr(err, "2 ignored"));
+	/* No v1 at all says so, not "well-formed". */
+	assert_int_equal(signature_parse("t=" T ",v0=" V1_NEW, &sig, err,
+	    sizeof(err)), SIGNATURE_GARBLED);
+	assert_string_equal(err, "no v1");
+}
+
+/*
+ * Stripe's verifiers skip a v1 that is not a MAC's hex: one beside a
+ * good v1 neither refuses the header nor counts as a match.
+ */
+static void
+test_check_malformed_v1_ignored(void **state)
+{
+	static const char *const malformed[] = {
+		"bad_signature", V1_UPPER, V1_SHORT, V1_NEW "0", "",
+		" " V1_NEW, V1_SHORT "g",
+	};
+	struct signature_header sig;
+	struct secret_set set;
+	char header[256];
+	size_t i;
+
+	(void)state;
+	secrets_of(&set, "whsec_test_secret", NULL);
+	assert_int_equal(parse("t=" T ",v1=" V1_NEW ",v1=bad_signature",
+	    &sig), SIGNATURE_OK);
+	assert_int_equal(sig.v1_count, 1);
+	assert_int_equal(sig.v1_ignored, 1);
+	for (i = 0; i < nitems(malformed); i++) {
+		/* Before the good v1, and after it. */
+		(void)snprintf(header, sizeof(header), "t=" T ",v1=%s,v1="
+		    V1_NEW, malformed[i]);
+		assert_int_equal(check(header, &set, BODY), SIGNATURE_OK);
+		(void)snprintf(header, sizeof(header), "t=" T ",v1=" V1_NEW
+		    ",v1=%s", malformed[i]);
+		assert_int_equal(check(header, &set, BODY), SIGNATURE_OK);
+		/* Beside a well-formed wrong v1 it matches nothing. */
+		(void)snprintf(header, sizeof(header), "t=" T ",v1=%s,v1="
+		    V1_ZERO, malformed[i]);
+		assert_int_equal(check(header, &set, BODY),
+		    SIGNATURE_MISMATCH);
+	}
+	/* The right MAC in upper case is not the MAC: never a match. */
+	assert_int_equal(check("t=" T ",v1=" V1_UPPER ",v1=" V1_OLD, &set,
+	    BODY), SIGNATURE_MISMATCH);
+	/* t stays strict whatever the v1 are. */
+	assert_int_equal(parse("t=12a,v1=" V1_NEW ",v1=bad_signature", &sig),
+	    SIGNATURE_GARBLED);
+	assert_int_equal(parse("t=" T ",t=" T ",v1=" V1_NEW ",v1=x", &sig),
+	    SIGNATURE_GARBLED);
 }
 
 static void
@@ -310,9 +382,11 @@ run_signature_tests(void)
 		cmocka_unit_test(test_parse_several_v1),
 		cmocka_unit_test(test_parse_unknown_keys),
 		cmocka_unit_test(test_parse_garbled),
+		cmocka_unit_test(test_parse_no_well_formed_v1),
 		cmocka_unit_test(test_parse_t_bounds),
 		cmocka_unit_test(test_check_vector),
 		cmocka_unit_test(test_check_rotation),
+		cmocka_unit_test(test_check_malformed_v1_ignored),
 		cmocka_unit_test(test_age_and_fresh),
 		cmocka_unit_test(test_sign),
 	};
