@@ -19,41 +19,6 @@
 #include "json.h"
 #include "text.h"
 
-enum kind {
-	VOTE_NAME,		/* username, heart_id: 400 if a vote's aren't clean */
-	REQUIRED_TEXT,		/* event: 400 if not a clean string */
-	OPTIONAL_TEXT,		/* dropped and noted if not a clean string */
-	OPTIONAL_INT,		/* dropped and noted if not an integer */
-	OPTIONAL_FLAG,		/* dropped and noted if not a boolean */
-	STREAK			/* positive integer, or "no streak info" */
-};
-
-struct field {
-	const char	*key;
-	enum kind	 kind;
-	size_t		 offset;
-	size_t		 size;
-};
-
-#define AT(f) offsetof(struct event, f), sizeof(((struct event *)0)->f)
-
-static const struct field fields[] = {
-	{ "event", REQUIRED_TEXT, AT(event) },
-	{ "username", VOTE_NAME, AT(username) },
-	{ "heart_id", VOTE_NAME, AT(heart_id) },
-	{ "server_id", OPTIONAL_TEXT, AT(server_id) },
-	{ "period", OPTIONAL_TEXT, AT(period) },
-	{ "timestamp", OPTIONAL_INT, AT(timestamp) },
-	{ "streak_day", STREAK, AT(streak_day) },
-	{ "first_heart", OPTIONAL_FLAG, AT(first_heart) },
-	{ "streak_milestone", OPTIONAL_FLAG, AT(streak_milestone) },
-	{ "account_linked", OPTIONAL_FLAG, AT(account_linked) },
-	{ "monthly_streak", OPTIONAL_INT, AT(monthly_streak) },
-	{ "loyalty_level", OPTIONAL_INT, AT(loyalty_level) },
-};
-
-#define FIELD_COUNT (sizeof(fields) / sizeof(fields[0]))
-
 struct parse {
 	const char	*body;
 	struct event	*ev;
@@ -165,44 +130,46 @@ flag_value(const struct parse *p, const jsmntok_t *t, const char *key,
 }
 
 static int
-field_value(struct parse *p, const struct field *f, const jsmntok_t *t)
+field_value(struct parse *p, const struct vote_field *f, const jsmntok_t *t)
 {
-	char *at = (char *)p->ev + f->offset;
+	char *at = (char *)&p->ev->vote + f->offset;
 	const char *why;
 	long long n;
 
-	switch (f->kind) {
-	case VOTE_NAME:
+	switch (f->from) {
+	case FROM_NAME:
 		/* Judged once the event is known: other events need none. */
 		why = string_value(p, t, at, f->size, EVENT_NAME_MAX);
 		if (why != NULL && p->name_why[0] == '\0')
 			(void)snprintf(p->name_why, sizeof(p->name_why), "%s %s",
 			    f->key, why);
 		return 0;
-	case REQUIRED_TEXT:
+	case FROM_REQUIRED:
 		why = string_value(p, t, at, f->size, EVENT_FIELD_MAX);
 		if (why != NULL) {
 			(void)snprintf(p->why, p->whylen, "%s %s", f->key, why);
 			return -1;
 		}
 		return 0;
-	case OPTIONAL_TEXT:
+	case FROM_TEXT:
 		if ((why = string_value(p, t, at, f->size, EVENT_FIELD_MAX)) !=
 		    NULL)
 			note(p->ev, f->key, "dropped: it is not a clean string");
 		return 0;
-	case OPTIONAL_INT:
+	case FROM_INT:
 		if (integer_value(p, t, &n) == -1)
 			note(p->ev, f->key, "is not an integer: dropped");
 		else
 			(void)snprintf(at, f->size, "%lld", n);
 		return 0;
-	case OPTIONAL_FLAG:
+	case FROM_FLAG:
 		flag_value(p, t, f->key, (enum flag *)(void *)at);
 		return 0;
-	case STREAK:
+	case FROM_STREAK:
 		streak_value(p, t, (long long *)(void *)at);
 		return 0;
+	case FROM_NOWHERE:
+		break;		/* field_index() never names one */
 	}
 	return -1;
 }
@@ -220,9 +187,10 @@ field_index(const struct parse *p, const jsmntok_t *key)
 	    &outlen, &why) == -1)
 		return -1;
 	name[outlen] = '\0';
-	for (i = 0; i < FIELD_COUNT; i++)
-		if (strlen(fields[i].key) == outlen &&
-		    memcmp(fields[i].key, name, outlen) == 0)
+	for (i = 0; i < vote_field_count; i++)
+		if (vote_fields[i].from != FROM_NOWHERE &&
+		    strlen(vote_fields[i].key) == outlen &&
+		    memcmp(vote_fields[i].key, name, outlen) == 0)
 			return (int)i;
 	return -1;
 }
@@ -256,20 +224,20 @@ event_fields(struct parse *p, const jsmntok_t *tok, int count)
 			continue;
 		if (seen & 1u << f) {
 			(void)snprintf(p->why, p->whylen, "%s appears twice",
-			    fields[f].key);
+			    vote_fields[f].key);
 			return -1;
 		}
 		seen |= 1u << f;
-		if (field_value(p, &fields[f], &tok[k + 1]) == -1)
+		if (field_value(p, &vote_fields[f], &tok[k + 1]) == -1)
 			return -1;
 	}
 	vote = event_is_vote(p->ev);
-	for (i = 0; i < FIELD_COUNT; i++)
-		if ((fields[i].kind == REQUIRED_TEXT ||
-		    (fields[i].kind == VOTE_NAME && vote)) &&
+	for (i = 0; i < vote_field_count; i++)
+		if ((vote_fields[i].from == FROM_REQUIRED ||
+		    (vote_fields[i].from == FROM_NAME && vote)) &&
 		    !(seen & 1u << i)) {
 			(void)snprintf(p->why, p->whylen, "%s is missing",
-			    fields[i].key);
+			    vote_fields[i].key);
 			return -1;
 		}
 	if (vote && p->name_why[0] != '\0') {
@@ -282,8 +250,8 @@ event_fields(struct parse *p, const jsmntok_t *tok, int count)
 bool
 event_is_vote(const struct event *ev)
 {
-	return strcmp(ev->event, EVENT_COUNTED) == 0 ||
-	    strcmp(ev->event, EVENT_TEST) == 0;
+	return strcmp(ev->vote.event, EVENT_COUNTED) == 0 ||
+	    strcmp(ev->vote.event, EVENT_TEST) == 0;
 }
 
 /*
@@ -333,8 +301,8 @@ event_parse(const char *body, size_t len, struct event *ev, char *why,
 	const char *problem;
 
 	memset(ev, 0, sizeof(*ev));
-	ev->first_heart = ev->streak_milestone = ev->account_linked =
-	    FLAG_ABSENT;
+	ev->vote.first_heart = ev->vote.streak_milestone =
+	    ev->vote.account_linked = FLAG_ABSENT;
 	if (json_validate(body, len, &problem) == -1) {
 		(void)snprintf(why, whylen, "body is not one JSON object: %s",
 		    problem);

@@ -1,8 +1,8 @@
 /*
  * event: the fields of a signed POST body.
  *
- * Promises: the body must be exactly one JSON object (json.h); known
- * keys may appear once, unknown keys are ignored; strings are unescaped
+ * Promises: the body must be exactly one JSON object (json.h); the keys
+ * vote.h's vote_fields[] reads from a body may appear once, unknown keys are ignored; strings are unescaped
  * into bounded buffers.  `event` is required; for the two vote events
  * (heart.counted, heart.test) `username` and `heart_id` are required
  * and must be clean names (text.h's name_problem), while an event of
@@ -16,34 +16,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define EVENT_NAME_MAX		128	/* username, heart_id: SPEC's bound */
-#define EVENT_FIELD_MAX		128	/* server_id, period, event name */
-#define EVENT_INT_TEXT		24
+#include "vote.h"
+
 #define EVENT_TOKENS_MAX	512	/* on the stack; more are allocated */
 #define EVENT_NOTE_MAX		160
 
 #define EVENT_COUNTED		"heart.counted"
 #define EVENT_TEST		"heart.test"
 
-enum flag {
-	FLAG_ABSENT = -1,
-	FLAG_FALSE = 0,
-	FLAG_TRUE = 1
-};
-
+/* The body's fields land in a vote (vote.h's table says which). */
 struct event {
-	char		 event[EVENT_FIELD_MAX + 1];
-	char		 username[EVENT_NAME_MAX + 1];
-	char		 heart_id[EVENT_NAME_MAX + 1];
-	char		 server_id[EVENT_FIELD_MAX + 1];
-	char		 period[EVENT_FIELD_MAX + 1];
-	char		 timestamp[EVENT_INT_TEXT];
-	long long	 streak_day;		/* > 0, or 0: no streak info */
-	enum flag	 first_heart;
-	enum flag	 streak_milestone;
-	enum flag	 account_linked;
-	char		 monthly_streak[EVENT_INT_TEXT];
-	char		 loyalty_level[EVENT_INT_TEXT];
+	struct vote	 vote;		/* mode, key and reward left unset */
 	char		 note[EVENT_NOTE_MAX];	/* oddities worth logging */
 };
 

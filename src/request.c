@@ -171,23 +171,10 @@ static void
 vote_from_event(struct vote *v, const struct event *ev,
     const struct config *cfg)
 {
-	memset(v, 0, sizeof(*v));
+	*v = ev->vote;
 	v->mode = VOTE_POST;
-	(void)snprintf(v->key, sizeof(v->key), "post:%s", ev->heart_id);
-	memcpy(v->event, ev->event, sizeof(v->event));
-	memcpy(v->username, ev->username, sizeof(v->username));
-	memcpy(v->heart_id, ev->heart_id, sizeof(v->heart_id));
-	memcpy(v->server_id, ev->server_id, sizeof(v->server_id));
-	memcpy(v->period, ev->period, sizeof(v->period));
-	memcpy(v->timestamp, ev->timestamp, sizeof(v->timestamp));
-	memcpy(v->monthly_streak, ev->monthly_streak,
-	    sizeof(v->monthly_streak));
-	memcpy(v->loyalty_level, ev->loyalty_level, sizeof(v->loyalty_level));
-	v->streak_day = ev->streak_day;
-	v->first_heart = ev->first_heart;
-	v->streak_milestone = ev->streak_milestone;
-	v->account_linked = ev->account_linked;
-	v->reward = reward_for(cfg, ev->streak_day);
+	(void)snprintf(v->key, sizeof(v->key), "post:%s", ev->vote.heart_id);
+	v->reward = reward_for(cfg, ev->vote.streak_day);
 }
 
 /* claim -> intent -> grant -> record, once per vote key (pay.h). */
@@ -224,9 +211,9 @@ handle_post(struct request *rq)
 	rq->log.heart_id = rq->vote.heart_id;
 	if (ev.note[0] != '\0')
 		log_reason(&rq->log, "%s", ev.note);
-	if (strcmp(ev.event, EVENT_TEST) == 0)
+	if (strcmp(ev.vote.event, EVENT_TEST) == 0)
 		finish(rq, 200, "test", "ok");
-	else if (strcmp(ev.event, EVENT_COUNTED) != 0)
+	else if (strcmp(ev.vote.event, EVENT_COUNTED) != 0)
 		fail(rq, 200, "ignored", "ignored", "not a heart.counted "
 		    "event: nothing to pay");
 	else

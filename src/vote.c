@@ -18,25 +18,31 @@
 #define MODE(f)		VOTE_MODE, AS(f, enum vote_mode)
 
 const struct vote_field vote_fields[] = {
-	{ "mode", "MMOLOVE_MODE", ENV_ALWAYS, MODE(mode) },
-	{ "key", NULL, ENV_NEVER, TEXT(key) },
-	{ "event", "MMOLOVE_EVENT", ENV_ALWAYS, TEXT(event) },
-	{ "username", "MMOLOVE_USERNAME", ENV_ALWAYS, TEXT(username) },
-	{ "heart_id", "MMOLOVE_HEART_ID", ENV_ALWAYS, TEXT(heart_id) },
-	{ "reward", "MMOLOVE_REWARD", ENV_ALWAYS, NUMBER(reward) },
-	{ "server_id", "MMOLOVE_SERVER_ID", ENV_ALWAYS, TEXT(server_id) },
-	{ "period", "MMOLOVE_PERIOD", ENV_ALWAYS, TEXT(period) },
-	{ "timestamp", "MMOLOVE_TIMESTAMP", ENV_ALWAYS, TEXT(timestamp) },
-	{ "streak_day", "MMOLOVE_STREAK_DAY", ENV_IF_SET, NUMBER(streak_day) },
-	{ "first_heart", "MMOLOVE_FIRST_HEART", ENV_IF_SET,
+	{ "mode", FROM_NOWHERE, "MMOLOVE_MODE", ENV_ALWAYS, MODE(mode) },
+	{ "key", FROM_NOWHERE, NULL, ENV_NEVER, TEXT(key) },
+	{ "event", FROM_REQUIRED, "MMOLOVE_EVENT", ENV_ALWAYS, TEXT(event) },
+	{ "username", FROM_NAME, "MMOLOVE_USERNAME", ENV_ALWAYS,
+	    TEXT(username) },
+	{ "heart_id", FROM_NAME, "MMOLOVE_HEART_ID", ENV_ALWAYS,
+	    TEXT(heart_id) },
+	{ "reward", FROM_NOWHERE, "MMOLOVE_REWARD", ENV_ALWAYS,
+	    NUMBER(reward) },
+	{ "server_id", FROM_TEXT, "MMOLOVE_SERVER_ID", ENV_ALWAYS,
+	    TEXT(server_id) },
+	{ "period", FROM_TEXT, "MMOLOVE_PERIOD", ENV_ALWAYS, TEXT(period) },
+	{ "timestamp", FROM_INT, "MMOLOVE_TIMESTAMP", ENV_ALWAYS,
+	    TEXT(timestamp) },
+	{ "streak_day", FROM_STREAK, "MMOLOVE_STREAK_DAY", ENV_IF_SET,
+	    NUMBER(streak_day) },
+	{ "first_heart", FROM_FLAG, "MMOLOVE_FIRST_HEART", ENV_IF_SET,
 	    FLAG(first_heart) },
-	{ "streak_milestone", "MMOLOVE_STREAK_MILESTONE", ENV_IF_SET,
-	    FLAG(streak_milestone) },
-	{ "account_linked", "MMOLOVE_ACCOUNT_LINKED", ENV_IF_SET,
+	{ "streak_milestone", FROM_FLAG, "MMOLOVE_STREAK_MILESTONE",
+	    ENV_IF_SET, FLAG(streak_milestone) },
+	{ "account_linked", FROM_FLAG, "MMOLOVE_ACCOUNT_LINKED", ENV_IF_SET,
 	    FLAG(account_linked) },
-	{ "monthly_streak", "MMOLOVE_MONTHLY_STREAK", ENV_IF_SET,
+	{ "monthly_streak", FROM_INT, "MMOLOVE_MONTHLY_STREAK", ENV_IF_SET,
 	    TEXT(monthly_streak) },
-	{ "loyalty_level", "MMOLOVE_LOYALTY_LEVEL", ENV_IF_SET,
+	{ "loyalty_level", FROM_INT, "MMOLOVE_LOYALTY_LEVEL", ENV_IF_SET,
 	    TEXT(loyalty_level) },
 };
 
@@ -71,8 +77,7 @@ vote_value(const struct vote *v, const struct vote_field *f, bool for_env,
 		break;
 	case VOTE_FLAG:
 		memcpy(&flag, at, sizeof(flag));
-		(void)snprintf(buf, cap, "%d", for_env && flag == FLAG_TRUE ?
-		    1 : (int)flag);
+		(void)snprintf(buf, cap, "%d", (int)flag);
 		set = flag != FLAG_ABSENT;
 		break;
 	case VOTE_MODE:

@@ -5,8 +5,9 @@
  * characters, bounded), so it can be passed as argv, environment or a
  * ledger line as it is.  `key` is the idempotency key: "post:" heart_id,
  * or "legacy:" ts ":" username.  vote_fields[] is the one list of the
- * vote's fields: the ledger's record lines and the grant's environment
- * are both made from it, each value shown by vote_value().
+ * vote's fields: event.c parses the body's keys by it, and the ledger's
+ * record lines and the grant's environment are made from it, each value
+ * shown by vote_value().
  */
 #ifndef MMOLOVE_VOTE_H
 #define MMOLOVE_VOTE_H
@@ -14,7 +15,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "event.h"
+#define EVENT_NAME_MAX		128	/* username, heart_id: SPEC's bound */
+#define EVENT_FIELD_MAX		128	/* server_id, period, event name */
+#define EVENT_INT_TEXT		24
+
+enum flag {
+	FLAG_ABSENT = -1,
+	FLAG_FALSE = 0,
+	FLAG_TRUE = 1
+};
 
 #define VOTE_KEY_MAX	(16 + EVENT_NAME_MAX + EVENT_INT_TEXT)
 #define VOTE_VALUE_MAX	VOTE_KEY_MAX	/* the longest value, as text */
@@ -49,6 +58,17 @@ enum vote_kind {
 	VOTE_MODE		/* enum vote_mode, by name */
 };
 
+/* Where the signed body gives a field, and what is done if it is wrong. */
+enum vote_source {
+	FROM_NOWHERE,		/* not in the body: mode, key, reward */
+	FROM_NAME,		/* username, heart_id: 400 if a vote's aren't clean */
+	FROM_REQUIRED,		/* event: 400 if not a clean string */
+	FROM_TEXT,		/* dropped and noted if not a clean string */
+	FROM_INT,		/* kept as text; dropped and noted if not an integer */
+	FROM_FLAG,		/* dropped and noted if not a boolean */
+	FROM_STREAK		/* positive integer, or "no streak info" */
+};
+
 /* When the grant's environment carries a field. */
 enum vote_env {
 	ENV_NEVER,
@@ -57,7 +77,8 @@ enum vote_env {
 };
 
 struct vote_field {
-	const char	*key;		/* ledger line */
+	const char	*key;		/* body key and ledger line */
+	enum vote_source from;
 	const char	*env;		/* grant environment variable */
 	enum vote_env	 when;
 	enum vote_kind	 kind;

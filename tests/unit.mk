@@ -45,7 +45,7 @@ FUZZ_BINS	 = $(patsubst %,build/fuzz/%,$(FUZZ_NAMES))
 # The src/*.c each harness compiles in (never the product's .o files).
 FUZZ_SRC_json_validate	 = src/json.c src/text.c
 FUZZ_SRC_json_unescape	 = src/json.c src/text.c
-FUZZ_SRC_event_parse	 = src/event.c src/json.c src/text.c
+FUZZ_SRC_event_parse	 = src/event.c src/json.c src/text.c src/vote.c
 FUZZ_SRC_signature_parse = src/signature.c src/digest.c src/text.c
 FUZZ_SRC_legacy_parse	 = src/legacy.c src/signature.c src/digest.c \
 			   src/text.c

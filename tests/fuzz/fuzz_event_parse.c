@@ -87,20 +87,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc != 0 || !valid)
 		__builtin_trap();
-	clean(ev.event, sizeof(ev.event), EVENT_FIELD_MAX, 1);
-	clean(ev.username, sizeof(ev.username), EVENT_NAME_MAX,
+	clean(ev.vote.event, sizeof(ev.vote.event), EVENT_FIELD_MAX, 1);
+	clean(ev.vote.username, sizeof(ev.vote.username), EVENT_NAME_MAX,
 	    event_is_vote(&ev));
-	clean(ev.heart_id, sizeof(ev.heart_id), EVENT_NAME_MAX,
+	clean(ev.vote.heart_id, sizeof(ev.vote.heart_id), EVENT_NAME_MAX,
 	    event_is_vote(&ev));
-	clean(ev.server_id, sizeof(ev.server_id), EVENT_FIELD_MAX, 0);
-	clean(ev.period, sizeof(ev.period), EVENT_FIELD_MAX, 0);
-	integer(ev.timestamp, sizeof(ev.timestamp));
-	integer(ev.monthly_streak, sizeof(ev.monthly_streak));
-	integer(ev.loyalty_level, sizeof(ev.loyalty_level));
-	if (ev.streak_day < 0)
+	clean(ev.vote.server_id, sizeof(ev.vote.server_id), EVENT_FIELD_MAX, 0);
+	clean(ev.vote.period, sizeof(ev.vote.period), EVENT_FIELD_MAX, 0);
+	integer(ev.vote.timestamp, sizeof(ev.vote.timestamp));
+	integer(ev.vote.monthly_streak, sizeof(ev.vote.monthly_streak));
+	integer(ev.vote.loyalty_level, sizeof(ev.vote.loyalty_level));
+	if (ev.vote.streak_day < 0)
 		__builtin_trap();
-	flag(ev.first_heart);
-	flag(ev.streak_milestone);
-	flag(ev.account_linked);
+	flag(ev.vote.first_heart);
+	flag(ev.vote.streak_milestone);
+	flag(ev.vote.account_linked);
 	return 0;
 }

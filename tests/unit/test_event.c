@@ -32,15 +32,15 @@ parse_bytes(const char *body, size_t len, struct event *ev)
 	else {
 		/* What event.h promises of every success: a vote event's
 		 * names are clean; another event's are clean or empty. */
-		if (event_is_vote(ev) || ev->username[0] != '\0')
-			assert_null(name_problem((unsigned char *)ev->username,
-			    strlen(ev->username), EVENT_NAME_MAX));
-		if (event_is_vote(ev) || ev->heart_id[0] != '\0')
-			assert_null(name_problem((unsigned char *)ev->heart_id,
-			    strlen(ev->heart_id), EVENT_NAME_MAX));
-		assert_null(name_problem((unsigned char *)ev->event,
-		    strlen(ev->event), EVENT_FIELD_MAX));
-		assert_true(ev->streak_day >= 0);
+		if (event_is_vote(ev) || ev->vote.username[0] != '\0')
+			assert_null(name_problem((unsigned char *)ev->vote.username,
+			    strlen(ev->vote.username), EVENT_NAME_MAX));
+		if (event_is_vote(ev) || ev->vote.heart_id[0] != '\0')
+			assert_null(name_problem((unsigned char *)ev->vote.heart_id,
+			    strlen(ev->vote.heart_id), EVENT_NAME_MAX));
+		assert_null(name_problem((unsigned char *)ev->vote.event,
+		    strlen(ev->vote.event), EVENT_FIELD_MAX));
+		assert_true(ev->vote.streak_day >= 0);
 	}
 	return rc;
 }
@@ -67,15 +67,15 @@ struct optional {
 static void
 expect_optional(const struct event *ev, const struct optional *want)
 {
-	assert_string_equal(ev->server_id, want->server_id);
-	assert_string_equal(ev->period, want->period);
-	assert_string_equal(ev->timestamp, want->timestamp);
-	assert_int_equal(ev->streak_day, want->streak_day);
-	assert_int_equal(ev->first_heart, want->first_heart);
-	assert_int_equal(ev->streak_milestone, want->streak_milestone);
-	assert_int_equal(ev->account_linked, want->account_linked);
-	assert_string_equal(ev->monthly_streak, want->monthly_streak);
-	assert_string_equal(ev->loyalty_level, want->loyalty_level);
+	assert_string_equal(ev->vote.server_id, want->server_id);
+	assert_string_equal(ev->vote.period, want->period);
+	assert_string_equal(ev->vote.timestamp, want->timestamp);
+	assert_int_equal(ev->vote.streak_day, want->streak_day);
+	assert_int_equal(ev->vote.first_heart, want->first_heart);
+	assert_int_equal(ev->vote.streak_milestone, want->streak_milestone);
+	assert_int_equal(ev->vote.account_linked, want->account_linked);
+	assert_string_equal(ev->vote.monthly_streak, want->monthly_streak);
+	assert_string_equal(ev->vote.loyalty_level, want->loyalty_level);
 	assert_string_equal(ev->note, "");
 }
 
@@ -104,9 +104,9 @@ test_happy_path(void **state)
 	    "\"timestamp\":1733500000,\"streak_day\":7,\"first_heart\":true,"
 	    "\"streak_milestone\":false,\"account_linked\":true,"
 	    "\"monthly_streak\":3,\"loyalty_level\":12}", &ev), 0);
-	assert_string_equal(ev.event, "heart.counted");
-	assert_string_equal(ev.username, "PlayerOne");
-	assert_string_equal(ev.heart_id, "h_1");
+	assert_string_equal(ev.vote.event, "heart.counted");
+	assert_string_equal(ev.vote.username, "PlayerOne");
+	assert_string_equal(ev.vote.heart_id, "h_1");
 	expect_optional(&ev, &want);
 }
 
@@ -119,18 +119,18 @@ test_minimal(void **state)
 
 	(void)state;
 	assert_int_equal(parse("{" REQUIRED "}", &ev), 0);
-	assert_string_equal(ev.username, "PlayerOne");
+	assert_string_equal(ev.vote.username, "PlayerOne");
 	expect_optional(&ev, &none);
 	/* White space anywhere, members in any order. */
 	assert_int_equal(parse(" \n{ \"heart_id\" : \"h_2\" ,\r\n\t"
 	    "\"username\":\"x\" , \"event\" :\"heart.test\" }\n ", &ev), 0);
-	assert_string_equal(ev.heart_id, "h_2");
-	assert_string_equal(ev.event, "heart.test");
+	assert_string_equal(ev.vote.heart_id, "h_2");
+	assert_string_equal(ev.vote.event, "heart.test");
 	/* The all-zero heart_id of heart.test. */
 	assert_int_equal(parse("{\"event\":\"heart.test\",\"username\":"
 	    "\"test-user\",\"heart_id\":"
 	    "\"00000000-0000-0000-0000-000000000000\"}", &ev), 0);
-	assert_string_equal(ev.heart_id,
+	assert_string_equal(ev.vote.heart_id,
 	    "00000000-0000-0000-0000-000000000000");
 }
 
@@ -143,7 +143,7 @@ expect_no_streak(const char *value)
 	(void)snprintf(body, sizeof(body), "{" REQUIRED ",\"streak_day\":%s}",
 	    value);
 	assert_int_equal(parse(body, &ev), 0);
-	assert_int_equal(ev.streak_day, 0);
+	assert_int_equal(ev.vote.streak_day, 0);
 	assert_non_null(strstr(ev.note, "streak_day"));
 }
 
@@ -154,7 +154,7 @@ test_streak_day(void **state)
 
 	(void)state;
 	assert_int_equal(parse("{" REQUIRED "}", &ev), 0);
-	assert_int_equal(ev.streak_day, 0);
+	assert_int_equal(ev.vote.streak_day, 0);
 	assert_string_equal(ev.note, "");
 	expect_no_streak("null");
 	expect_no_streak("0");
@@ -169,13 +169,13 @@ test_streak_day(void **state)
 	expect_no_streak("{\"d\":7}");
 	expect_no_streak("1234567890123456");		/* 16 digits */
 	assert_int_equal(parse("{" REQUIRED ",\"streak_day\":7}", &ev), 0);
-	assert_int_equal(ev.streak_day, 7);
+	assert_int_equal(ev.vote.streak_day, 7);
 	assert_string_equal(ev.note, "");
 	assert_int_equal(parse("{" REQUIRED ",\"streak_day\":210}", &ev), 0);
-	assert_int_equal(ev.streak_day, 210);
+	assert_int_equal(ev.vote.streak_day, 210);
 	assert_int_equal(parse("{" REQUIRED ",\"streak_day\":999999999999999}",
 	    &ev), 0);
-	assert_int_equal(ev.streak_day, 999999999999999LL);
+	assert_int_equal(ev.vote.streak_day, 999999999999999LL);
 }
 
 static void
@@ -211,9 +211,9 @@ test_unknown_keys(void **state)
 	    "[{\"username\":\"evil2\"},[[\"heart_id\"]],null,true,1.5e3],"
 	    "\"zz\":1,\"zz\":\"two\",\"zz\":{\"zz\":[]},\"\":0,"
 	    "\"Username\":\"evil3\",\"username \":\"evil4\"}", &ev), 0);
-	assert_string_equal(ev.username, "PlayerOne");
-	assert_string_equal(ev.heart_id, "h_1");
-	assert_string_equal(ev.event, "heart.counted");
+	assert_string_equal(ev.vote.username, "PlayerOne");
+	assert_string_equal(ev.vote.heart_id, "h_1");
+	assert_string_equal(ev.vote.event, "heart.counted");
 	/* A key too long for any known name, or with a bad escape. */
 	assert_int_equal(parse("{" REQUIRED ",\"a_very_long_key_name_that_is_"
 	    "longer_than_any_field\":1,\"\\ud800\":2}", &ev), 0);
@@ -221,10 +221,10 @@ test_unknown_keys(void **state)
 	assert_int_equal(parse("{\"a\":{\"b\":{\"c\":[1,{\"d\":2}]}},"
 	    "\"username\":\"u\",\"b\":[[]],\"heart_id\":\"h\",\"c\":{},"
 	    "\"event\":\"e\",\"streak_day\":14}", &ev), 0);
-	assert_string_equal(ev.username, "u");
-	assert_string_equal(ev.heart_id, "h");
-	assert_string_equal(ev.event, "e");
-	assert_int_equal(ev.streak_day, 14);
+	assert_string_equal(ev.vote.username, "u");
+	assert_string_equal(ev.vote.heart_id, "h");
+	assert_string_equal(ev.vote.event, "e");
+	assert_int_equal(ev.vote.streak_day, 14);
 }
 
 static void
@@ -236,9 +236,9 @@ test_escaped_keys_and_values(void **state)
 	assert_int_equal(parse("{\"event\":\"heart.counted\",\"user\\u006eame"
 	    "\":\"Pl\\u00e4yer \\\"One\\\" \\ud83d\\ude00\",\"heart\\u005fid\":"
 	    "\"h\\/1\"}", &ev), 0);
-	assert_string_equal(ev.username,
+	assert_string_equal(ev.vote.username,
 	    "Pl\xc3\xa4yer \"One\" \xf0\x9f\x98\x80");
-	assert_string_equal(ev.heart_id, "h/1");
+	assert_string_equal(ev.vote.heart_id, "h/1");
 }
 
 static void
@@ -299,8 +299,8 @@ test_bad_names(void **state)
 	(void)snprintf(body, sizeof(body), "{\"event\":\"heart.counted\","
 	    "\"username\":\"%s\",\"heart_id\":\"%s\"}", name, name);
 	assert_int_equal(parse(body, &ev), 0);
-	assert_int_equal(strlen(ev.username), 128);
-	assert_int_equal(strlen(ev.heart_id), 128);
+	assert_int_equal(strlen(ev.vote.username), 128);
+	assert_int_equal(strlen(ev.vote.heart_id), 128);
 	name[128] = 'n';
 	name[129] = '\0';
 	(void)snprintf(body, sizeof(body), "{\"event\":\"heart.counted\","
@@ -320,18 +320,18 @@ test_bad_names(void **state)
 			    sizeof(body) - used, "\\u00e9");
 		(void)snprintf(body + used, sizeof(body) - used, "\"}");
 		assert_int_equal(parse(body, &ev), 0);
-		assert_int_equal(strlen(ev.username), 128);
+		assert_int_equal(strlen(ev.vote.username), 128);
 		(void)snprintf(body + used, sizeof(body) - used, "x\"}");
 		assert_int_equal(parse(body, &ev), -1);
 	}
 	/* An event that is not about a vote needs no names, and bad ones
 	 * are dropped, not fatal: MMOLove must not retry it for ever. */
 	assert_int_equal(parse("{\"event\":\"server.renamed\"}", &ev), 0);
-	assert_string_equal(ev.event, "server.renamed");
+	assert_string_equal(ev.vote.event, "server.renamed");
 	assert_int_equal(parse("{\"event\":\"heart.removed\","
 	    "\"username\":\"a\\u0001\",\"heart_id\":5}", &ev), 0);
-	assert_string_equal(ev.username, "");
-	assert_string_equal(ev.heart_id, "");
+	assert_string_equal(ev.vote.username, "");
+	assert_string_equal(ev.vote.heart_id, "");
 }
 
 static void
@@ -368,16 +368,16 @@ test_flags(void **state)
 	(void)state;
 	assert_int_equal(parse("{" REQUIRED ",\"first_heart\":false,"
 	    "\"streak_milestone\":true,\"account_linked\":false}", &ev), 0);
-	assert_int_equal(ev.first_heart, FLAG_FALSE);
-	assert_int_equal(ev.streak_milestone, FLAG_TRUE);
-	assert_int_equal(ev.account_linked, FLAG_FALSE);
+	assert_int_equal(ev.vote.first_heart, FLAG_FALSE);
+	assert_int_equal(ev.vote.streak_milestone, FLAG_TRUE);
+	assert_int_equal(ev.vote.account_linked, FLAG_FALSE);
 	assert_string_equal(ev.note, "");
 
 	assert_int_equal(parse("{" REQUIRED ",\"first_heart\":\"yes\","
 	    "\"streak_milestone\":1,\"account_linked\":null}", &ev), 0);
-	assert_int_equal(ev.first_heart, FLAG_ABSENT);
-	assert_int_equal(ev.streak_milestone, FLAG_ABSENT);
-	assert_int_equal(ev.account_linked, FLAG_ABSENT);
+	assert_int_equal(ev.vote.first_heart, FLAG_ABSENT);
+	assert_int_equal(ev.vote.streak_milestone, FLAG_ABSENT);
+	assert_int_equal(ev.vote.account_linked, FLAG_ABSENT);
 	assert_non_null(strstr(ev.note, "first_heart"));
 	assert_non_null(strstr(ev.note, "streak_milestone"));
 	assert_non_null(strstr(ev.note, "account_linked"));
@@ -391,29 +391,29 @@ test_optional_integers_and_text(void **state)
 	(void)state;
 	assert_int_equal(parse("{" REQUIRED ",\"monthly_streak\":0,"
 	    "\"loyalty_level\":-2,\"timestamp\":0}", &ev), 0);
-	assert_string_equal(ev.monthly_streak, "0");
-	assert_string_equal(ev.loyalty_level, "-2");
-	assert_string_equal(ev.timestamp, "0");
+	assert_string_equal(ev.vote.monthly_streak, "0");
+	assert_string_equal(ev.vote.loyalty_level, "-2");
+	assert_string_equal(ev.vote.timestamp, "0");
 	assert_string_equal(ev.note, "");
 
 	assert_int_equal(parse("{" REQUIRED ",\"monthly_streak\":\"3\","
 	    "\"loyalty_level\":1.5,\"timestamp\":\"1733500000\"}", &ev), 0);
-	assert_string_equal(ev.monthly_streak, "");
-	assert_string_equal(ev.loyalty_level, "");
-	assert_string_equal(ev.timestamp, "");
+	assert_string_equal(ev.vote.monthly_streak, "");
+	assert_string_equal(ev.vote.loyalty_level, "");
+	assert_string_equal(ev.vote.timestamp, "");
 	assert_non_null(strstr(ev.note, "monthly_streak"));
 	assert_non_null(strstr(ev.note, "loyalty_level"));
 
 	assert_int_equal(parse("{" REQUIRED ",\"monthly_streak\":999999999999999,"
 	    "\"loyalty_level\":-999999999999999}", &ev), 0);
-	assert_string_equal(ev.monthly_streak, "999999999999999");
-	assert_string_equal(ev.loyalty_level, "-999999999999999");
+	assert_string_equal(ev.vote.monthly_streak, "999999999999999");
+	assert_string_equal(ev.vote.loyalty_level, "-999999999999999");
 
 	/* Optional text of the wrong kind is dropped, never a 400. */
 	assert_int_equal(parse("{" REQUIRED ",\"server_id\":7,"
 	    "\"period\":\"a\\u0001b\"}", &ev), 0);
-	assert_string_equal(ev.server_id, "");
-	assert_string_equal(ev.period, "");
+	assert_string_equal(ev.vote.server_id, "");
+	assert_string_equal(ev.vote.period, "");
 	assert_non_null(strstr(ev.note, "server_id"));
 	assert_non_null(strstr(ev.note, "period"));
 
@@ -425,8 +425,8 @@ test_optional_integers_and_text(void **state)
 		    "\"%0*d\",\"period\":\"%0*d\"}", EVENT_FIELD_MAX + 1, 0,
 		    EVENT_FIELD_MAX, 0);
 		assert_int_equal(parse(body, &ev), 0);
-		assert_string_equal(ev.server_id, "");
-		assert_int_equal(strlen(ev.period), EVENT_FIELD_MAX);
+		assert_string_equal(ev.vote.server_id, "");
+		assert_int_equal(strlen(ev.vote.period), EVENT_FIELD_MAX);
 		assert_non_null(strstr(ev.note, "server_id"));
 	}
 
@@ -483,8 +483,8 @@ test_many_tokens(void **state)
 	for (n = 0; n < nitems(counts); n++) {
 		body = tokens_body(counts[n]);
 		assert_int_equal(parse(body, &ev), 0);
-		assert_string_equal(ev.username, "PlayerOne");
-		assert_string_equal(ev.heart_id, "h_1");
+		assert_string_equal(ev.vote.username, "PlayerOne");
+		assert_string_equal(ev.vote.heart_id, "h_1");
 		free(body);
 	}
 }
@@ -520,11 +520,11 @@ test_many_unknown_keys(void **state)
 	(void)state;
 	body = keys_body(80000, "0", ",\"streak_day\":7");
 	assert_int_equal(parse(body, &ev), 0);
-	assert_int_equal(ev.streak_day, 7);
+	assert_int_equal(ev.vote.streak_day, 7);
 	free(body);
 	body = keys_body(20000, "{\"a\":[{},[]]}", ",\"streak_day\":3");
 	assert_int_equal(parse(body, &ev), 0);
-	assert_int_equal(ev.streak_day, 3);
+	assert_int_equal(ev.vote.streak_day, 3);
 	free(body);
 	body = keys_body(80000, "{}", ",\"username\":\"Mallory\"");
 	assert_int_equal(parse(body, &ev), -1);
@@ -533,7 +533,7 @@ test_many_unknown_keys(void **state)
 	/* jsmn walked back at every closing bracket too. */
 	body = array_body(300000, "{}");
 	assert_int_equal(parse(body, &ev), 0);
-	assert_string_equal(ev.username, "PlayerOne");
+	assert_string_equal(ev.vote.username, "PlayerOne");
 	free(body);
 }
 
@@ -575,7 +575,7 @@ test_unknown_keys_deep(void **state)
 		for (i = 0; i < nitems(fine); i++) {
 			body = deep_body(fine[i], objects);
 			assert_int_equal(parse(body, &ev), 0);
-			assert_string_equal(ev.username, "PlayerOne");
+			assert_string_equal(ev.vote.username, "PlayerOne");
 			free(body);
 		}
 		body = deep_body(JSON_DEPTH_MAX, objects);
