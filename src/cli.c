@@ -36,6 +36,7 @@ static const char usage[] =
 "[--since YYYY-MM-DD] [--json]\n"
 "       mmolove.cgi --replay HEART_ID [--now] [--force]\n"
 "       mmolove.cgi --prune DAYS\n"
+"       mmolove.cgi --top YYYY-MM [N] [--json]\n"
 "       mmolove.cgi --help | --version\n"
 "\n"
 "Run by a web server (CGI or FastCGI), mmolove.cgi verifies MMOLove's\n"
@@ -503,6 +504,28 @@ cmd_prune(int argc, char *argv[])
 	return owner_prune(&s.cfg, days);
 }
 
+static int
+cmd_top(int argc, char *argv[])
+{
+	long long start;
+	long count = 10;
+	bool json = argc > 2 && strcmp(argv[argc - 1], "--json") == 0;
+	int args = argc - (json ? 1 : 0);
+	struct setup s;
+	char *end;
+
+	if (args < 3 || args > 4 || strlen(argv[2]) != 7 ||
+	    utc_parse_date(argv[2], &start) == -1 || (args == 4 &&
+	    (argv[3][0] < '1' || argv[3][0] > '9' ||
+	    (count = strtol(argv[3], &end, 10), *end != '\0')))) {
+		(void)fputs(usage, stderr);
+		return OWNER_USAGE;
+	}
+	if (load(&s, 0) == -1)
+		return 1;
+	return owner_top(&s.cfg, argv[2], count, json);
+}
+
 int
 cli_main(int argc, char *argv[])
 {
@@ -524,6 +547,8 @@ cli_main(int argc, char *argv[])
 		return cmd_replay(argc, argv);
 	if (strcmp(cmd, "--prune") == 0)
 		return cmd_prune(argc, argv);
+	if (strcmp(cmd, "--top") == 0)
+		return cmd_top(argc, argv);
 	if (strcmp(cmd, "--version") == 0 && argc == 2) {
 		(void)printf("mmolove.cgi %s\n", MMOLOVE_VERSION);
 		return 0;

@@ -127,7 +127,8 @@ static void
 json_number(char *buf, size_t cap, size_t *used, const char *key,
     long long value)
 {
-	int n = snprintf(buf + *used, cap - *used, ",\"%s\":%lld", key, value);
+	int n = snprintf(buf + *used, cap - *used, "%s\"%s\":%lld",
+	    *used > 1 ? "," : "", key, value);
 
 	if (n > 0 && (size_t)n < cap - *used)
 		*used += (size_t)n;
@@ -358,6 +359,143 @@ owner_prune(const struct config *cfg, long days)
 	    "before %s%s\n", pr.removed, when, pr.failed ? " (some could not "
 	    "be removed)" : "");
 	return pr.failed ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- --top */
+
+struct voter {
+	char		 username[EVENT_NAME_MAX + 1];
+	long long	 votes;
+	long long	 points;
+};
+
+struct top {
+	struct scan	 scan;
+	const char	*period;
+	struct voter	*voters;
+	size_t		 count;
+	size_t		 cap;
+};
+
+/* A vote's period is the body's, or for a legacy vote the UTC month of ts. */
+static bool
+in_period(const struct vote *v, const char *period)
+{
+	char when[UTC_ISO_LEN + 1];
+
+	if (v->mode == VOTE_POST)
+		return strcmp(v->period, period) == 0;
+	utc_iso(strtoll(v->timestamp, NULL, 10), when, sizeof(when));
+	return strncmp(when, period, 7) == 0;
+}
+
+static int
+count_vote(void *arg, const char *name)
+{
+	struct top *t = arg;
+	struct ledger_record rec;
+	struct voter *grown;
+
+	if (!peek(&t->scan, name, &rec) || rec.state != STATE_PAID ||
+	    !in_period(&rec.vote, t->period))
+		return 0;
+	if (t->count == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 256;
+		if ((grown = realloc(t->voters, t->cap * sizeof(*grown))) ==
+		    NULL) {
+			t->scan.out_of_memory = true;
+			return 1;
+		}
+		t->voters = grown;
+	}
+	memcpy(t->voters[t->count].username, rec.vote.username,
+	    sizeof(rec.vote.username));
+	t->voters[t->count].votes = 1;
+	t->voters[t->count].points = rec.vote.reward;
+	t->count++;
+	return 0;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct voter *)a)->username,
+	    ((const struct voter *)b)->username);
+}
+
+static int
+by_votes(const void *a, const void *b)
+{
+	const struct voter *x = a, *y = b;
+
+	if (x->votes != y->votes)
+		return x->votes > y->votes ? -1 : 1;
+	if (x->points != y->points)
+		return x->points > y->points ? -1 : 1;
+	return strcmp(x->username, y->username);
+}
+
+/* One entry per username, adding up its votes and points. */
+static size_t
+merge_voters(struct voter *v, size_t n)
+{
+	size_t i, out = 0;
+
+	qsort(v, n, sizeof(*v), by_name);
+	for (i = 0; i < n; i++) {
+		if (out > 0 && strcmp(v[out - 1].username, v[i].username) == 0) {
+			v[out - 1].votes += v[i].votes;
+			v[out - 1].points += v[i].points;
+		} else
+			v[out++] = v[i];
+	}
+	qsort(v, out, sizeof(*v), by_votes);
+	return out;
+}
+
+static void
+print_voter(const struct voter *v, size_t rank, bool json)
+{
+	char line[1024];
+	size_t used = 1;
+
+	if (!json) {
+		(void)printf("%zu\t%s\t%lld\t%lld\n", rank, v->username,
+		    v->votes, v->points);
+		return;
+	}
+	line[0] = '{';
+	line[1] = '\0';
+	json_number(line, sizeof(line), &used, "rank", (long long)rank);
+	json_text(line, sizeof(line), &used, "username", v->username);
+	json_number(line, sizeof(line), &used, "votes", v->votes);
+	json_number(line, sizeof(line), &used, "points", v->points);
+	(void)printf("%s}\n", line);
+}
+
+int
+owner_top(const struct config *cfg, const char *period, long count,
+    bool json)
+{
+	struct top t;
+	char why[320];
+	size_t i, n;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	t.period = period;
+	if (open_ledger(cfg, &t.scan.ledger) == -1)
+		return 1;
+	rc = ledger_each(&t.scan.ledger, false, count_vote, &t, why,
+	    sizeof(why));
+	if (rc == -1)
+		(void)fprintf(stderr, "mmolove.cgi: %s\n", why);
+	n = merge_voters(t.voters, t.count);
+	for (i = 0; i < n && i < (size_t)count; i++)
+		print_voter(&t.voters[i], i + 1, json);
+	free(t.voters);
+	ledger_close(&t.scan.ledger);
+	return rc == -1 || t.scan.out_of_memory || t.scan.unreadable ? 1 : 0;
 }
 
 /* -------------------------------------------------------------- --check */

@@ -1,6 +1,6 @@
 /*
  * owner: the owner's commands over the ledger: --ledger, --replay,
- * --prune, and --check's look at every record.
+ * --prune, --top, and --check's look at every record.
  *
  * Promises: listings read records without holding any vote (a shared
  * lock, so never a half-written one) and never change them; --replay
@@ -28,6 +28,10 @@ int	owner_ledger(const struct config *cfg, const struct ledger_query *q);
 int	owner_replay(const struct config *cfg, const char *heart_id, bool now,
 	    bool force);
 int	owner_prune(const struct config *cfg, long days);
+
+/* --top: the users with the most paid votes of period "YYYY-MM". */
+int	owner_top(const struct config *cfg, const char *period, long count,
+	    bool json);
 
 struct ledger_health {
 	unsigned	 records;
