@@ -4,8 +4,8 @@
 # Starts lighttpd with mod_fastcgi and mmolove.cgi under spawn-fcgi (a
 # unix socket), with a demo secret and scripts/grant-sqlite paying into a
 # fresh SQLite database; sends MMOLove-style deliveries with curl, signed
-# by the binary's own --sign; shows each answer, the points table and the
-# audit log; then stops everything it started.
+# by the binary's own --sign; shows each answer, the points table, the
+# audit log and the ledger; then stops everything it started.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +46,8 @@ secret_file = $demo/secret
 grant = $demo/grant-sqlite
 state_dir = $demo/state
 log = $demo/state/mmolove.log
+# grant-sqlite pays a heart_id once by itself: see mmolove.conf.example.
+unknown_outcome = retry
 EOF
 
 [ "$user" = "$(id -un)" ] || chown -R "$user" "$demo"
@@ -120,3 +122,6 @@ echo
 echo "audit log ($demo/state/mmolove.log):"
 jq -c '{outcome, status, username, heart_id, reward, reason}' \
     "$demo/state/mmolove.log"
+echo
+echo "ledger (mmolove.cgi --ledger: time, state, attempts, username, heart_id, reward):"
+MMOLOVE_CONFIG=$demo/mmolove.conf "$bin" --ledger
