@@ -21,6 +21,7 @@ static const struct group {
 	{ "reward", run_reward_tests },
 	{ "config", run_config_tests },
 	{ "secret", run_secret_tests },
+	{ "vote", run_vote_tests },
 	{ "ledger", run_ledger_tests },
 };
 
