@@ -233,6 +233,9 @@ attempt(struct payer *p, struct claim *c, struct ledger_record *rec,
 		log_reason(p->log, "%s", p->grant.error);
 		rec->state = STATE_FAILED;
 		memset(&rec->group, 0, sizeof(rec->group));
+		/* A drained or replayed vote stays queued, as a failed try. */
+		if (how != PAY_DELIVERY)
+			(void)requeue(p, rec, PAY_GRANT_ERROR);
 		(void)record(p, c, rec);
 		return PAY_GRANT_ERROR;
 	}
