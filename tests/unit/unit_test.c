@@ -23,6 +23,7 @@ static const struct group {
 	{ "secret", run_secret_tests },
 	{ "vote", run_vote_tests },
 	{ "ledger", run_ledger_tests },
+	{ "pay", run_pay_tests },
 };
 
 #define GROUP_COUNT nitems(groups)
