@@ -233,6 +233,9 @@ attempt(struct payer *p, struct claim *c, struct ledger_record *rec,
 		log_reason(p->log, "%s", p->grant.error);
 		rec->state = STATE_FAILED;
 		memset(&rec->group, 0, sizeof(rec->group));
+		/* A drained or replayed vote stays queued, as a failed try. */
+		if (how != PAY_DELIVERY)
+			(void)requeue(p, rec, PAY_GRANT_ERROR);
 		(void)record(p, c, rec);
 		return PAY_GRANT_ERROR;
 	}
@@ -351,6 +354,7 @@ replay(struct payer *p, struct claim *c, struct ledger_record *rec,
     enum pay_how how)
 {
 	bool force = how == PAY_REPLAY_FORCE || how == PAY_REPLAY_FORCE_NOW;
+	char why[LOG_REASON_MAX];
 
 	if ((rec->state == STATE_PAID || rec->state == STATE_REFUSED) &&
 	    !force) {
@@ -361,9 +365,18 @@ replay(struct payer *p, struct claim *c, struct ledger_record *rec,
 	log_reason(p->log, "replayed by the owner (was %s)",
 	    ledger_state_name(rec->state));
 	rec->queued_at = now_s();
-	if (how == PAY_REPLAY_NOW || how == PAY_REPLAY_FORCE_NOW)
-		return attempt(p, c, rec, how);
-	return enqueue(p, c, rec, PAY_DUE);
+	if (how != PAY_REPLAY_NOW && how != PAY_REPLAY_FORCE_NOW)
+		return enqueue(p, c, rec, PAY_DUE);
+	/*
+	 * A failed try is queued again (requeue()), and --drain reads only
+	 * queue/: the marker first, as enqueue() does.  settle() removes it
+	 * when the try settles the vote.
+	 */
+	if (ledger_queue_mark(p->ledger, c->name, why, sizeof(why)) == -1) {
+		log_reason(p->log, "%s; the grant did not run", why);
+		return PAY_LEDGER_ERROR;
+	}
+	return attempt(p, c, rec, how);
 }
 
 static enum pay_outcome

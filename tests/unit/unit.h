@@ -29,6 +29,8 @@ int	run_reward_tests(void);
 int	run_config_tests(void);
 int	run_ledger_tests(void);
 int	run_secret_tests(void);
+int	run_vote_tests(void);
+int	run_pay_tests(void);
 
 /* The number of elements of array a, as in OpenBSD's <sys/param.h>. */
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))

@@ -21,7 +21,9 @@ static const struct group {
 	{ "reward", run_reward_tests },
 	{ "config", run_config_tests },
 	{ "secret", run_secret_tests },
+	{ "vote", run_vote_tests },
 	{ "ledger", run_ledger_tests },
+	{ "pay", run_pay_tests },
 };
 
 #define GROUP_COUNT nitems(groups)
