@@ -1,3 +1,4 @@
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -19,6 +20,7 @@
 #define ENV_MAX		16
 #define ENV_ROOM	2048
 #define TICK_MS		50	/* exit polling when pidfd is unavailable */
+#define KERNEL_SIGSET_SIZE 8	/* the kernel's sigset_t: 64 signals */
 
 struct environment {
 	char		*vars[ENV_MAX + 1];
@@ -182,6 +184,22 @@ child_close_on_exec(int exec_status)
 }
 
 /*
+ * glibc refuses sigaction(2) on the two signals it keeps for itself (32
+ * and 33), yet a parent may have left them ignored, and ignored they
+ * would reach the grant.  The kernel's own call takes them: an all-zero
+ * kernel sigaction is SIG_DFL, no flags, an empty mask, on every
+ * architecture whatever the struct's layout.
+ */
+static void
+signal_default_raw(int sig)
+{
+	unsigned long zero[8];
+
+	memset(zero, 0, sizeof(zero));
+	(void)syscall(SYS_rt_sigaction, sig, zero, NULL, KERNEL_SIGSET_SIZE);
+}
+
+/*
  * In the forked child: only async-signal-safe calls.  It waits for the
  * gate, so it runs nothing unless its parent recorded it first.
  */
@@ -198,7 +216,8 @@ child_run(struct child *c)
 	dfl.sa_handler = SIG_DFL;
 	/* An ignored signal would stay ignored across execve(2). */
 	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &dfl, NULL);
+		if (sigaction(sig, &dfl, NULL) == -1 && errno == EINVAL)
+			signal_default_raw(sig);
 	(void)sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)close(c->parent_ends[0]);
