@@ -497,6 +497,13 @@ record_create(struct ledger *l, struct claim *c, const char *buf, char *err,
 	    l->seq++);
 	fd = openat(l->dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
+	/*
+	 * Our pid in the name: one there already was left by a killed
+	 * process that had it before us, and was never a vote's record.
+	 */
+	if (fd == -1 && errno == EEXIST && unlinkat(l->dirfd, tmp, 0) == 0)
+		fd = openat(l->dirfd, tmp, O_RDWR | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return failed(l, c->name, "create", err, errlen);
 	if (flock(fd, LOCK_EX) == -1 || pwrite(fd, buf, LEDGER_RECORD_SIZE,

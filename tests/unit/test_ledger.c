@@ -531,6 +531,31 @@ test_new_file_created_whole(void **state)
 	assert_int_equal(n.count, 0);
 }
 
+/* A killed process with our pid left its temporary file: not in our way. */
+static void
+test_stale_temporary_file(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_record rec, back;
+	struct claim c;
+	char stale[400];
+	int fd;
+
+	open_ledger(f);
+	(void)snprintf(stale, sizeof(stale), "%s/votes/.new-%ld-%u",
+	    f->tmp.path, (long)getpid(), f->ledger.seq);
+	assert_true((fd = open(stale, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	assert_int_equal(close(fd), 0);
+	sample_record(&rec, KEY_A);
+	assert_int_equal(claim(f, KEY_A, 0, &c, &back), LEDGER_NEW);
+	write_record(f, &c, &rec);
+	ledger_release(&c);
+	assert_int_equal(claim(f, KEY_A, 0, &c, &back), LEDGER_OK);
+	assert_int_equal(back.state, rec.state);
+	ledger_release(&c);
+	assert_int_equal(access(stale, F_OK), -1);
+}
+
 static void
 test_race_on_create(void **state)
 {
@@ -1143,6 +1168,7 @@ run_ledger_tests(void)
 		T(test_longest_record_round_trip),
 		T(test_exact_format),
 		T(test_new_file_created_whole),
+		T(test_stale_temporary_file),
 		T(test_race_on_create),
 		T(test_v1_records_read),
 		T(test_v1_none_and_odd_refused),

@@ -24,6 +24,7 @@
 #include "unit.h"
 
 #include "../../src/digest.h"
+#include "../../src/event.h"
 #include "../../src/ledger.h"
 #include "../../src/pay.h"
 #include "../../src/queue.h"
