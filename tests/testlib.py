@@ -237,6 +237,9 @@ cat /proc/$$/cmdline > "$d/cmdline"
 cat /proc/$$/environ > "$d/environ"
 cat /proc/$$/stat > "$d/stat"
 cat /proc/$$/status > "$d/status"
+# The shell blocks every signal while it waits for a child, so its own
+# mask is read by a child, which inherits the mask the grant started with.
+cat /proc/self/status > "$d/signals"
 readlink /proc/$$/fd/0 > "$d/stdin"
 cat /proc/$PPID/comm > "$d/parent" 2>/dev/null
 printf '%s\n' "$2" >> "$R/count"
@@ -304,8 +307,9 @@ def read_run(d):
     r.pid = _int(rd("pid"))
     r.status = status_fields(rd("status").decode("utf-8", "replace"))
     r.ppid = _int(r.status.get("PPid", "0"))
-    r.sig = {k: int(r.status[k], 16) for k in ("SigIgn", "SigBlk")
-             if k in r.status}
+    signals = status_fields(rd("signals").decode("utf-8", "replace"))
+    r.sig = {k: int(signals[k], 16) for k in ("SigIgn", "SigBlk")
+             if k in signals}
     fields = stat_fields(rd("stat").decode("utf-8", "replace"))
     r.pgid = int(fields[2]) if len(fields) > 2 else None
     r.sid = int(fields[3]) if len(fields) > 3 else None
