@@ -175,6 +175,15 @@ log_write(struct log_sink *sink, const struct log_entry *e)
 }
 
 void
+log_vote(struct log_entry *e, const struct vote *v)
+{
+	e->mode = vote_mode_name(v->mode);
+	e->event = v->event;
+	e->heart_id = v->heart_id;
+	e->username = v->username;
+}
+
+void
 log_reason(struct log_entry *e, const char *fmt, ...)
 {
 	size_t used = strlen(e->reason);

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vote.h"
+
 #define LOG_LINE_MAX	8192
 #define LOG_REASON_MAX	320
 
@@ -51,6 +53,9 @@ void	log_close(struct log_sink *sink);
 
 /* Appends the entry.  Returns 0, or -1 if not written whole. */
 int	log_write(struct log_sink *sink, const struct log_entry *e);
+
+/* Points the entry's mode, event, heart_id and username at the vote's. */
+void	log_vote(struct log_entry *e, const struct vote *v);
 
 /* printf-style into e->reason, appending after what is there. */
 void	log_reason(struct log_entry *e, const char *fmt, ...)

@@ -47,11 +47,8 @@ pay_log(struct payer *p, enum pay_outcome outcome, const char *method)
 {
 	const struct pay_answer *a = pay_answer(outcome);
 
-	p->log->mode = vote_mode_name(p->vote.mode);
+	log_vote(p->log, &p->vote);
 	p->log->method = method;
-	p->log->event = p->vote.event;
-	p->log->heart_id = p->vote.heart_id;
-	p->log->username = p->vote.username;
 	p->log->outcome = a->outcome;
 	p->log->status = a->status;
 }

@@ -206,9 +206,7 @@ handle_post(struct request *rq)
 		return;
 	}
 	vote_from_event(&rq->vote, &ev, &rq->srv->cfg);
-	rq->log.event = rq->vote.event;
-	rq->log.username = rq->vote.username;
-	rq->log.heart_id = rq->vote.heart_id;
+	log_vote(&rq->log, &rq->vote);
 	if (ev.note[0] != '\0')
 		log_reason(&rq->log, "%s", ev.note);
 	if (strcmp(ev.vote.event, EVENT_TEST) == 0)
@@ -277,9 +275,7 @@ handle_legacy(struct request *rq)
 		return;
 	}
 	vote_from_legacy(&rq->vote, &q, &rq->srv->cfg);
-	rq->log.event = rq->vote.event;
-	rq->log.username = rq->vote.username;
-	rq->log.heart_id = rq->vote.heart_id;
+	log_vote(&rq->log, &rq->vote);
 	pay_vote(rq);
 }
 
