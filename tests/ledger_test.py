@@ -821,11 +821,13 @@ def kill_trial(e, rng, i, mode, stats, problems):
                         "trial %d (%s, kill %s)" % (i, mode, where))
 
 
-def settle_check(e, hid, mode, answers, stats, problems, label):
+def settle_check(e, hid, mode, answers, stats, problems, label,
+                 bad=None):
     """After the fault and the redeliveries: no double run (hold), no
     overlap (both), answered 200 in the end, the vote paid or unknown
-    and listed so; an unknown vote replayed once with --replay --now."""
-    bad = []
+    and listed so; an unknown vote replayed once with --replay --now.
+    bad: what the caller found already (one problems line a trial)."""
+    bad = list(bad or [])
     m = e.marks(hid)
     if answers and answers[-1][0] != 200:
         bad.append("redeliveries never answered 200: %r" % answers)
@@ -1084,10 +1086,7 @@ def fault_trial(e, path, mode, fault, inj, stats, problems):
         bad.append("DROPPED: failed with no queue marker, so no --drain "
                    "will run it and MMOLove, answered 200 queued, will not "
                    "redeliver (see drain_grant_error_keeps_vote)")
-    if bad:
-        problems.append("%s [%s]: %s" % (label, hid, "; ".join(bad)))
-        stats["violations"] += 1
-    settle_check(e, hid, mode, answers, stats, problems, label)
+    settle_check(e, hid, mode, answers, stats, problems, label, bad)
 
 
 def syscall_matrix(ctx, path, modes, faults):
