@@ -32,7 +32,6 @@ import random
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ import time
 import cgi_test
 import testlib
 from testlib import (OPTS, Fail, as_bytes, body_meta, check, eq, new_hid,
-                     now, pid_gone, poll, sha256_hex, test)
+                     now, poll, sha256_hex, test)
 
 # Owner tools log these too (method "replay" or "drain").
 cgi_test.OUTCOMES = cgi_test.OUTCOMES | {"dead", "due", "not_replayable",
@@ -50,10 +49,10 @@ RECORD_SIZE = 4096
 MAGIC = b"mmolove-vote 2\n"
 GRANT_SLEEP = 0.3       # a killed handler's grant: long enough to be hit
 
-# Marks each run (its action read first, so a test may change the
-# action once it sees the start): "S pid ns" at its start, "E pid ns" at its end, and
+# Marks each run: "S pid ns" at its start, "E pid ns" at its end, and
 # "O pid other" when an earlier run of the same vote (started, not ended)
-# is still alive as it starts: a second run beside the first.
+# is still alive as it starts: a second run beside the first.  It reads
+# its action first, so a test may change the action once it sees "S".
 MARK_GRANT = r"""#!/bin/sh
 R='@REC@'
 M="$R/marks.$2"
@@ -1359,8 +1358,9 @@ def owner_replay(ctx):
 
 @test
 def replay_due_then_delivery(ctx):
-    """KNOWN FAILING (SPEC and src disagree, see the report).  SPEC: a vote made due by --replay (no --now) is "granted by the
-    next --drain or delivery".  Here: the next delivery, in sync mode."""
+    """KNOWN FAILING (SPEC and src disagree, see the report).  SPEC: a
+    vote made due by --replay (no --now) is "granted by the next --drain
+    or delivery".  Here: the next delivery, in sync mode."""
     e = ctx.env()
     e.set_action("kill")
     h = new_hid()
