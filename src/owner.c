@@ -196,7 +196,9 @@ owner_ledger(const struct config *cfg, const struct ledger_query *q)
 		(void)fprintf(stderr, "mmolove.cgi: out of memory after %zu "
 		    "votes: narrow the listing (--state, --user, --since)\n",
 		    s.count);
-	qsort(s.rows, s.count, sizeof(*s.rows), by_time);
+	/* qsort(3)'s array may not be NULL, even for no rows. */
+	if (s.count > 0)
+		qsort(s.rows, s.count, sizeof(*s.rows), by_time);
 	for (i = 0; i < s.count; i++)
 		print_row(&s, &s.rows[i]);
 	free(s.rows);
