@@ -470,8 +470,10 @@ grant_group_alive(const struct grant_group *g)
 
 	if (g->pgid <= 1)
 		return false;
+	/* Another boot only when both ids are known: else it may live. */
 	boot_id(now_boot);
-	if (now_boot[0] != '\0' && strcmp(now_boot, g->boot_id) != 0)
+	if (now_boot[0] != '\0' && g->boot_id[0] != '\0' &&
+	    strcmp(now_boot, g->boot_id) != 0)
 		return false;
 	if (kill((pid_t)-g->pgid, 0) == -1 && errno == ESRCH)
 		return false;
