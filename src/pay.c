@@ -311,6 +311,9 @@ deliver(struct payer *p, struct claim *c, struct ledger_record *rec)
 
 	if (rec->state == STATE_UNKNOWN && holding(p))
 		return held(p, rec);
+	/* In sync mode a queued vote is one --replay made due: run it. */
+	if (rec->state == STATE_QUEUED && !queue && rec->next <= now_s())
+		return attempt(p, c, rec, PAY_DRAIN_NOW);
 	switch (rec->state) {
 	case STATE_UNKNOWN:	/* retry: run it again */
 	case STATE_NONE:
