@@ -63,12 +63,25 @@ peek(struct scan *s, const char *name, struct ledger_record *rec)
 	}
 }
 
+/*
+ * A pending record whose grant is gone is unknown, though nothing wrote
+ * so yet (its handler died, or could not record the result): the next
+ * delivery, drain or replay settles it so.
+ */
+static enum vote_state
+state_now(const struct ledger_record *rec)
+{
+	if (rec->state == STATE_PENDING && !grant_group_alive(&rec->group))
+		return STATE_UNKNOWN;
+	return rec->state;
+}
+
 /* ------------------------------------------------------------- --ledger */
 
 static bool
 matches(const struct ledger_query *q, const struct ledger_record *rec)
 {
-	return (q->state == -1 || (int)rec->state == q->state) &&
+	return (q->state == -1 || (int)state_now(rec) == q->state) &&
 	    (q->user == NULL || strcmp(q->user, rec->vote.username) == 0) &&
 	    rec->time >= q->since;
 }
@@ -145,7 +158,7 @@ print_json(const struct ledger_record *rec, const char *name)
 	utc_iso(rec->time, when, sizeof(when));
 	json_text(line, sizeof(line), &used, "time", when);
 	json_text(line, sizeof(line), &used, "state",
-	    ledger_state_name(rec->state));
+	    ledger_state_name(state_now(rec)));
 	json_number(line, sizeof(line), &used, "attempts", rec->attempts);
 	json_text(line, sizeof(line), &used, "username", rec->vote.username);
 	json_text(line, sizeof(line), &used, "heart_id", rec->vote.heart_id);
@@ -173,7 +186,7 @@ print_row(struct scan *s, const struct row *row)
 	}
 	utc_iso(rec.time, when, sizeof(when));
 	(void)printf("%s\t%s\t%lld\t%s\t%s\t%lld\n", when,
-	    ledger_state_name(rec.state), rec.attempts, rec.vote.username,
+	    ledger_state_name(state_now(&rec)), rec.attempts, rec.vote.username,
 	    rec.vote.heart_id, rec.vote.reward);
 }
 
@@ -303,6 +316,7 @@ struct prune {
 	struct ledger	 ledger;
 	long long	 before;
 	unsigned	 removed;
+	unsigned	 swept;		/* temporaries of killed processes */
 	unsigned	 failed;
 };
 
@@ -355,11 +369,14 @@ owner_prune(const struct config *cfg, long days)
 		(void)fprintf(stderr, "mmolove.cgi: %s\n", why);
 		pr.failed++;
 	}
+	/* A handler killed while creating a record left its temporary. */
+	pr.swept = ledger_sweep(&pr.ledger, pr.before);
 	ledger_close(&pr.ledger);
 	utc_iso(pr.before, when, sizeof(when));
 	(void)printf("pruned %u paid, refused or dead records last changed "
-	    "before %s%s\n", pr.removed, when, pr.failed ? " (some could not "
-	    "be removed)" : "");
+	    "before %s, and %u temporary files of killed processes%s\n",
+	    pr.removed, when, pr.swept, pr.failed ? " (some could not be "
+	    "removed)" : "");
 	return pr.failed ? 1 : 0;
 }
 
@@ -542,8 +559,7 @@ check_one(void *arg, const char *name)
 	default:
 		return 0;
 	}
-	if (rec.state == STATE_UNKNOWN || (rec.state == STATE_PENDING &&
-	    !grant_group_alive(&rec.group)))
+	if (state_now(&rec) == STATE_UNKNOWN)
 		warn_vote(h->unknown++, &rec, "unknown (its grant may have "
 		    "acted; no result was recorded)");
 	else if (rec.state == STATE_DEAD)
