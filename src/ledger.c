@@ -569,6 +569,53 @@ ledger_undo(struct ledger *l, struct claim *c,
 }
 
 int
+ledger_probe(struct ledger *l, char *err, size_t errlen)
+{
+	char buf[LEDGER_RECORD_SIZE], tmp[64];
+	int fd, rc = -1;
+
+	memset(buf, 0, sizeof(buf));
+	(void)snprintf(tmp, sizeof(tmp), ".probe-%ld", (long)getpid());
+	fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd != -1 && pwrite(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf)
+	    && fsync(fd) == 0)
+		rc = 0;
+	else
+		(void)snprintf(err, errlen, "%s", strerror(errno));
+	if (fd != -1) {
+		(void)close(fd);
+		(void)unlinkat(l->dirfd, tmp, 0);
+	}
+	return rc;
+}
+
+unsigned
+ledger_sweep(struct ledger *l, long long before)
+{
+	struct dirent *de;
+	struct stat st;
+	unsigned removed = 0;
+	DIR *dir;
+	int fd;
+
+	if ((fd = dup(l->dirfd)) == -1 || lseek(fd, 0, SEEK_SET) == -1 ||
+	    (dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			(void)close(fd);
+		return 0;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (strncmp(de->d_name, ".new-", 5) == 0 &&
+		    fstatat(l->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && (long long)st.st_mtime < before &&
+		    unlinkat(l->dirfd, de->d_name, 0) == 0)
+			removed++;
+	(void)closedir(dir);
+	return removed;
+}
+
+int
 ledger_remove(struct ledger *l, struct claim *c)
 {
 	return unlinkat(l->dirfd, c->name, 0);

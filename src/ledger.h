@@ -108,6 +108,17 @@ int	ledger_queue_mark(struct ledger *l, const char *name, char *err,
 	    size_t errlen);
 void	ledger_queue_unmark(struct ledger *l, const char *name);
 
+/*
+ * Whether a new record could be written now: a record's worth of bytes
+ * written and fsynced under a temporary name, then removed.  0, or -1
+ * with err saying why (a full disk, a read-only file system).
+ */
+int	ledger_probe(struct ledger *l, char *err, size_t errlen);
+
+/* Removes the temporary files of processes killed while creating a
+ * record that are older than the given unix time; returns how many. */
+unsigned ledger_sweep(struct ledger *l, long long before);
+
 /* Removes a settled vote's file while its claim is held. */
 int	ledger_remove(struct ledger *l, struct claim *c);
 
