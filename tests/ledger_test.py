@@ -447,10 +447,10 @@ def full_disk_new_vote_refused(ctx):
 
 @test
 def check_reports_full_disk(ctx):
-    """KNOWN FAILING (a gap in src/cli.c, see the report): on a full
-    state_dir, where every new vote answers 500 ledger_error, --check
-    should report a PROBLEM.  It creates and fsyncs an empty .check file,
-    which a full file system still allows, and says "writable"."""
+    """On a full state_dir, where every new vote answers 500
+    ledger_error, --check reports a PROBLEM: it writes and syncs a
+    record's worth of bytes, not an empty file, which a full file system
+    still allows."""
     e = ctx.env()
     filler = full_tmpfs(ctx, e)
     if filler is None:
@@ -1195,13 +1195,11 @@ def every_syscall_drain(ctx):
 
 @test
 def orphan_with_unreadable_boot_id(ctx):
-    """KNOWN FAILING (src/grant.c grant_group_alive(), see the report).
-    Two faults: /proc/sys/kernel/random/boot_id cannot be read as the
+    """Two faults: /proc/sys/kernel/random/boot_id cannot be read as the
     intent is written (EIO injected into that openat: the record's
     grant_boot is empty), then the handler is killed mid-grant.  With
-    retry the next delivery must still wait for the orphan.  Today an
-    empty recorded boot id reads as "another boot": the orphan is taken
-    for gone and a second run starts beside it."""
+    retry the next delivery must still wait for the orphan: an empty
+    recorded boot id is not "another boot"."""
     e = ctx.env(cfg={"unknown_outcome": "retry"})
     reference(e, "sync")
     boot = "%s:error=EIO:when=%d" % nth_call(
@@ -1226,12 +1224,10 @@ def orphan_with_unreadable_boot_id(ctx):
 
 @test
 def drain_grant_error_keeps_vote(ctx):
-    """KNOWN FAILING (src/pay.c attempt(), see the report).  Queue mode:
-    --drain runs while the grant program cannot be started (not
-    executable: a deploy in progress).  The vote must stay queued for a
-    later --drain; today it is recorded failed, the next --drain drops
-    its queue marker as "left by a crash", and it is never paid.  The
-    same happens when the gate write fails (every_syscall_drain)."""
+    """Queue mode: --drain runs while the grant program cannot be
+    started (not executable: a deploy in progress).  The vote stays
+    queued, marker and all, for a later --drain (as when the gate write
+    fails: every_syscall_drain), never dropped as "left by a crash"."""
     e = ctx.env(cfg={"grant_mode": "queue"})
     hid = new_hid()
     e.expect(e.post(e.body(heart_id=hid)), 200, "queued", ran=0)
@@ -1249,12 +1245,12 @@ def drain_grant_error_keeps_vote(ctx):
 
 @test
 def ledger_lists_unrecorded_as_unknown(ctx):
-    """KNOWN FAILING (src/owner.c, see the report).  The grant ran, its
-    result could not be written (EIO injected into that pwrite64): the
-    answer is 200 unknown, the record still says pending with its grant
-    gone.  MMOLove, answered 200, never redelivers, so nothing settles it:
-    --ledger --state unknown (what --check tells the owner to run) should
-    list it, as --check's own warning does."""
+    """The grant ran, its result could not be written (EIO injected into
+    that pwrite64): the answer is 200 unknown, the record still says
+    pending with its grant gone.  MMOLove, answered 200, never
+    redelivers, so nothing settles it: --ledger --state unknown (what
+    --check tells the owner to run) lists it, as --check's warning
+    does."""
     e = ctx.env()
     names = reference(e, "sync")
     k = [i for i in instants(names) if i[0] == "pwrite64"][-1][1]
@@ -1423,9 +1419,9 @@ def owner_replay(ctx):
 
 @test
 def replay_due_then_delivery(ctx):
-    """KNOWN FAILING (SPEC and src disagree, see the report).  SPEC: a
-    vote made due by --replay (no --now) is "granted by the next --drain
-    or delivery".  Here: the next delivery, in sync mode."""
+    """SPEC: a vote made due by --replay (no --now) is "granted by the
+    next --drain or delivery".  Here: the next delivery, in sync mode,
+    where a queued vote is one that --replay made due."""
     e = ctx.env()
     e.set_action("kill")
     h = new_hid()
@@ -1436,9 +1432,8 @@ def replay_due_then_delivery(ctx):
     eq(p.returncode, 0, "--replay exit")
     e.new_logs()
     r = e.post(body)
-    # KNOWN MISMATCH (may fail): the record says queued, and a delivery
-    # of a queued vote answers duplicate without running it.
     e.expect(r, 200, "paid", ran=1)
+    check(not os.listdir(os.path.join(e.state, "queue")), "marker left")
 
 
 @test
