@@ -5,6 +5,7 @@ DESTDIR	?=
 CONFIG	?= /etc/mmolove/mmolove.conf
 STATE_DIR ?= /var/lib/mmolove
 SQLITE_DB ?= $(STATE_DIR)/points.sqlite
+CONFIG_DIR = $(patsubst %/,%,$(dir $(CONFIG)))
 VERSION	 = 0.1.0
 
 CC	?= cc
@@ -98,6 +99,17 @@ install: mmolove.cgi
 	chmod 0755 $(DESTDIR)$(PREFIX)/share/mmolove/grant-sqlite
 	install -m 0644 scripts/schema-sqlite.sql \
 	    $(DESTDIR)$(PREFIX)/share/mmolove/schema-sqlite.sql
+	@# grant-mysql and grant-postgres read their settings from
+	@# <config dir>/grant-<db>.conf: the path is written into each program.
+	for g in mysql postgres; do \
+	    sed "s|@GRANT_$$(echo $$g | tr a-z A-Z)_CONF@|$(CONFIG_DIR)/grant-$$g.conf|" \
+	        scripts/grant-$$g > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g && \
+	    chmod 0755 $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g && \
+	    install -m 0644 scripts/schema-$$g.sql \
+	        $(DESTDIR)$(PREFIX)/share/mmolove/schema-$$g.sql && \
+	    sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-$$g.conf.example \
+	        > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example || exit 1; \
+	done
 	install -d $(DESTDIR)$(dir $(CONFIG))
 	@# The configuration holds no secret: the web server's user reads it.
 	sed -e 's|@STATE_DIR@|$(STATE_DIR)|' \
@@ -108,6 +120,13 @@ install: mmolove.cgi
 	test -e $(DESTDIR)$(CONFIG) || install -m 0644 \
 	    $(DESTDIR)$(PREFIX)/share/mmolove/mmolove.conf.example \
 	    $(DESTDIR)$(CONFIG)
+	@# Their settings will hold connection details: 0600, and never
+	@# overwritten (the owner chowns them to the web server's user).
+	for g in mysql postgres; do \
+	    test -e $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || install -m 0600 \
+	        $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example \
+	        $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || exit 1; \
+	done
 
 # Web servers for tests/servers_test.sh, and suEXEC (plus file(1), which
 # INSTALL's shared-hosting steps use) for tests/suexec_test.sh.
