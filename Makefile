@@ -128,9 +128,12 @@ install: mmolove.cgi
 	        $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || exit 1; \
 	done
 
-# Web servers for tests/servers_test.sh, and suEXEC (plus file(1), which
-# INSTALL's shared-hosting steps use) for tests/suexec_test.sh.
-TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file
+# Web servers for tests/servers_test.sh, suEXEC (plus file(1), which
+# INSTALL's shared-hosting steps use) for tests/suexec_test.sh, and the
+# database servers tests/grant_sql_test.sh starts for grant-mysql and
+# grant-postgres.
+TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file \
+	mariadb-server mariadb-client postgresql-15 postgresql-client-15
 deps:
 	@sh tests/deps.sh $(TEST_PACKAGES)
 
@@ -145,11 +148,31 @@ test: deps
 	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
+	    'grant-sql:bash tests/grant_sql_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
 
 FUZZ_SECONDS ?= 15
+
+# The grant programs' suites alone: grant-sqlite, and grant-mysql and
+# grant-postgres against real MariaDB and PostgreSQL servers (about a
+# minute).
+test-grants: deps
+	@$(MAKE) -s mmolove.cgi
+	@sh tests/run.sh \
+	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
+	    'grant-sql:bash tests/grant_sql_test.sh'
+
+# The long trials for grant-mysql and grant-postgres: two web nodes on
+# one heart_id, SOAK_ROUNDS rounds, and SOAK_CRASHES kill -9 trials per
+# database (handler or grant killed at a random instant, then replayed).
+SOAK_ROUNDS ?= 100
+SOAK_CRASHES ?= 200
+soak-grants: deps
+	@$(MAKE) -s mmolove.cgi
+	@sh tests/run.sh \
+	    'grant-sql-soak:bash tests/grant_sql_test.sh --rounds $(SOAK_ROUNDS) --crashes $(SOAK_CRASHES)'
 
 demo:
 	@sh tests/deps.sh
@@ -163,4 +186,4 @@ clean:
 -include tests/unit.mk
 -include bench/bench.mk
 
-.PHONY: all clean deps demo install static test warnings FORCE
+.PHONY: all clean deps demo install soak-grants static test test-grants warnings FORCE
