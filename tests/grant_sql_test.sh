@@ -609,7 +609,7 @@ descendants() {
 victim_of() {
 	local p
 	for p in $(descendants "$1"); do
-		if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$2"; then
+		if { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$2"; then
 			echo "$p"
 			return
 		fi
@@ -633,7 +633,7 @@ crash_trials() {
 		b=$(body Crash "$h")
 		deliver "$conf" "$b" &
 		pid=$!
-		delay=$((RANDOM % 60))
+		delay=$((RANDOM % 12))
 		k=0
 		while [ "$k" -lt "$delay" ] && kill -0 "$pid" 2>/dev/null; do
 			k=$((k + 1))
