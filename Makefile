@@ -169,6 +169,13 @@ test-grants: deps
 # database (handler or grant killed at a random instant, then replayed).
 SOAK_ROUNDS ?= 100
 SOAK_CRASHES ?= 200
+# Timings (never pass or fail): a paid vote through grant-mysql and
+# grant-postgres beside the client's own bare round trip, in one run.
+BENCH_VOTES ?= 100
+bench-grants: deps
+	@$(MAKE) -s mmolove.cgi
+	@bash tests/grant_sql_test.sh --bench $(BENCH_VOTES)
+
 soak-grants: deps
 	@$(MAKE) -s mmolove.cgi
 	@sh tests/run.sh \
@@ -186,4 +193,4 @@ clean:
 -include tests/unit.mk
 -include bench/bench.mk
 
-.PHONY: all clean deps demo install soak-grants static test test-grants warnings FORCE
+.PHONY: all bench-grants clean deps demo install soak-grants static test test-grants warnings FORCE

@@ -11,7 +11,10 @@
 # --rounds N: two web nodes (two mmolove.cgi with separate state_dirs)
 #   receive the same heart_id at the same moment, N rounds per database
 #   (default 5; `make soak-grants` uses 100).
-# --crashes N: crash trials per database (default 0; `make soak-grants`
+# --bench N: no tests; times N bare client round trips (psql -c 'select
+#   1', mariadb -e 'select 1'), N grant runs and N paid votes through
+#   mmolove.cgi (CGI) per database, in the same run (`make bench-grants`).
+# --crashes N: crash trials per database (default 4; `make soak-grants`
 #   uses 200): kill -9 of the handler, or of the grant, at a random
 #   instant, unknown_outcome = retry, then every delivery replayed.
 #
@@ -27,13 +30,15 @@ cd "$top" || exit 2
 BIN=$top/mmolove.cgi
 ONLY="mysql postgres"
 ROUNDS=5
-CRASHES=0
+CRASHES=4
+BENCH=0
 KEEP=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--only) ONLY=$2; shift ;;
 	--rounds) ROUNDS=$2; shift ;;
 	--crashes) CRASHES=$2; shift ;;
+	--bench) BENCH=$2; shift ;;
 	--keep) KEEP=1 ;;
 	*) echo "unknown argument $1" >&2; exit 64 ;;
 	esac
@@ -619,7 +624,7 @@ victim_of() {
 # crash_trials DB N: kill -9 of the handler or of the grant at a random
 # instant, then replay every delivery (as MMOLove retries) until paid.
 crash_trials() {
-	local db=$1 n=$2 i h b pid victim delay k tries
+	local db=$1 n=$2 i h b pid victim word k tries
 	echo "# $db: $n crash trials"
 	mk "$db" crash
 	{ conn "$db"; echo 'statement = UPDATE points SET points = points + :reward WHERE username = :username'; } >"$C"
@@ -633,19 +638,22 @@ crash_trials() {
 		b=$(body Crash "$h")
 		deliver "$conf" "$b" &
 		pid=$!
-		delay=$((RANDOM % 12))
-		k=0
-		while [ "$k" -lt "$delay" ] && kill -0 "$pid" 2>/dev/null; do
-			k=$((k + 1))
-			sleep 0.001
-		done
 		# Only processes of this delivery: descendants of its subshell.
-		if [ $((i % 2)) = 0 ]; then
-			victim=$(victim_of "$pid" "$BIN")
-			[ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && handlerkills=$((handlerkills + 1))
-		else
-			victim=$(victim_of "$pid" "$T/crash/grant")
-			[ -n "$victim" ] && kill -9 "$victim" 2>/dev/null && grantkills=$((grantkills + 1))
+		# Even trials kill the handler, odd ones the grant program: found
+		# first (polled, bounded), then killed at a random instant of its
+		# life (0-39 ms: most of a vote's life here).
+		if [ $((i % 2)) = 0 ]; then word=$BIN; else word=$T/crash/grant; fi
+		victim=""
+		k=0
+		while [ -z "$victim" ] && [ "$k" -lt 500 ] && kill -0 "$pid" 2>/dev/null; do
+			victim=$(victim_of "$pid" "$word")
+			k=$((k + 1))
+		done
+		if [ -n "$victim" ]; then
+			sleep "0.$(printf '%03d' $((RANDOM % 40)))"
+			if kill -9 "$victim" 2>/dev/null; then
+				if [ $((i % 2)) = 0 ]; then handlerkills=$((handlerkills + 1)); else grantkills=$((grantkills + 1)); fi
+			fi
 		fi
 		wait "$pid" 2>/dev/null
 		tries=0
@@ -662,6 +670,54 @@ crash_trials() {
 	same "$n crash trials: points equal one payout per vote" "$((n * 100))" "$(points_of "$db" Crash)"
 	same "$n crash trials: every heart_id once" "$n $n" \
 		"$(sq "$db" "SELECT COUNT(*), COUNT(DISTINCT heart_id) FROM mmolove_grants WHERE heart_id LIKE 'h_crash_%'" | tr '\t|' '  ')"
+}
+
+# bench DB N: milliseconds per run of each, side by side.
+ms_since() { echo $((($(date +%s%N) - $1) / 1000)); }
+bench_row() { # LABEL TOTAL_US N
+	printf '# bench %-9s %-44s %7d.%02d ms\n' "$KIND" "$1" $(($2 / $3 / 1000)) $((($2 / $3 / 10) % 100))
+}
+bench() {
+	local db=$1 n=$2 i t0 us bodies=() sigs=() b t
+	mk "$db" bench
+	{ conn "$db"; echo 'statement = UPDATE points SET points = points + :reward WHERE username = :username'; } >"$C"
+	chmod 0600 "$C"
+	node "bench-$db" "$G"
+	local conf=$NODE_CONF
+	sq "$db" "INSERT INTO points (username, points) VALUES ('Bench', 0), ('BenchCgi', 0)" >/dev/null
+	t0=$(date +%s%N)
+	for i in $(seq 1 "$n"); do
+		if [ "$db" = mysql ]; then
+			env -i PATH="$CLEAN_PATH" mariadb --defaults-file="$T/my.cnf" -e 'select 1' >/dev/null
+		else
+			env -i PATH="$CLEAN_PATH" PGSERVICEFILE="$T/pg.service" PGSERVICE=mmolove psql -X -q -c 'select 1' >/dev/null
+		fi
+	done
+	us=$(ms_since "$t0")
+	bench_row "$([ "$db" = mysql ] && echo "mariadb -e 'select 1'" || echo "psql -c 'select 1'")" "$us" "$n"
+	t0=$(date +%s%N)
+	for i in $(seq 1 "$n"); do
+		env -i PATH="$CLEAN_PATH" MMOLOVE_PERIOD=2026-06 "$G" Bench "h_bench_$i" 100 </dev/null >/dev/null 2>&1
+	done
+	us=$(ms_since "$t0")
+	bench_row "grant-$db alone (one vote, paid)" "$us" "$n"
+	for i in $(seq 1 "$n"); do
+		b=$(body BenchCgi "h_bcgi_$i")
+		t=$(printf '%s' "$b" | jq .timestamp)
+		bodies+=("$b")
+		sigs+=("$(printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$conf" "$BIN" --sign --t "$t")")
+	done
+	t0=$(date +%s%N)
+	for i in $(seq 0 $((n - 1))); do
+		b=${bodies[$i]}
+		printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$conf" GATEWAY_INTERFACE=CGI/1.1 \
+			REQUEST_METHOD=POST CONTENT_TYPE=application/json CONTENT_LENGTH="${#b}" \
+			HTTP_X_MMOLOVE_SIGNATURE="${sigs[$i]}" HTTP_X_MMOLOVE_EVENT=heart.counted "$BIN" >/dev/null 2>&1
+	done
+	us=$(ms_since "$t0")
+	bench_row "paid vote: mmolove.cgi (CGI) + grant-$db" "$us" "$n"
+	same "bench: every grant run paid" "$((n * 100))" "$(points_of "$db" Bench)"
+	same "bench: every CGI vote paid" "$((n * 100))" "$(points_of "$db" BenchCgi)"
 }
 
 # ================================================================================
@@ -688,6 +744,10 @@ for db in $ONLY; do
 	*) not_ok "unknown database $db"; continue ;;
 	esac
 	ok "$db server started on a unix socket in $T"
-	suite "$db"
+	if [ "$BENCH" -gt 0 ]; then
+		bench "$db" "$BENCH"
+	else
+		suite "$db"
+	fi
 done
 finish
