@@ -5,6 +5,7 @@ DESTDIR	?=
 CONFIG	?= /etc/mmolove/mmolove.conf
 STATE_DIR ?= /var/lib/mmolove
 SQLITE_DB ?= $(STATE_DIR)/points.sqlite
+CONFIG_DIR = $(patsubst %/,%,$(dir $(CONFIG)))
 VERSION	 = 0.1.0
 
 CC	?= cc
@@ -98,6 +99,17 @@ install: mmolove.cgi
 	chmod 0755 $(DESTDIR)$(PREFIX)/share/mmolove/grant-sqlite
 	install -m 0644 scripts/schema-sqlite.sql \
 	    $(DESTDIR)$(PREFIX)/share/mmolove/schema-sqlite.sql
+	@# grant-mysql and grant-postgres read their settings from
+	@# <config dir>/grant-<db>.conf: the path is written into each program.
+	for g in mysql postgres; do \
+	    sed "s|@GRANT_$$(echo $$g | tr a-z A-Z)_CONF@|$(CONFIG_DIR)/grant-$$g.conf|" \
+	        scripts/grant-$$g > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g && \
+	    chmod 0755 $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g && \
+	    install -m 0644 scripts/schema-$$g.sql \
+	        $(DESTDIR)$(PREFIX)/share/mmolove/schema-$$g.sql && \
+	    sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-$$g.conf.example \
+	        > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example || exit 1; \
+	done
 	install -d $(DESTDIR)$(dir $(CONFIG))
 	@# The configuration holds no secret: the web server's user reads it.
 	sed -e 's|@STATE_DIR@|$(STATE_DIR)|' \
@@ -108,11 +120,21 @@ install: mmolove.cgi
 	test -e $(DESTDIR)$(CONFIG) || install -m 0644 \
 	    $(DESTDIR)$(PREFIX)/share/mmolove/mmolove.conf.example \
 	    $(DESTDIR)$(CONFIG)
+	@# Their settings will hold connection details: 0600, and never
+	@# overwritten (the owner chowns them to the web server's user).
+	for g in mysql postgres; do \
+	    test -e $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || install -m 0600 \
+	        $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example \
+	        $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || exit 1; \
+	done
 
-# Web servers for tests/servers_test.sh, and suEXEC (plus file(1), which
-# INSTALL's shared-hosting steps use) for tests/suexec_test.sh; strace
-# injects the faults of tests/ledger_test.py.
-TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file strace
+# Web servers for tests/servers_test.sh, suEXEC (plus file(1), which
+# INSTALL's shared-hosting steps use) for tests/suexec_test.sh, strace,
+# which injects the faults of tests/ledger_test.py, and the database
+# servers tests/grant_sql_test.sh starts for grant-mysql and
+# grant-postgres.
+TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file strace \
+	mariadb-server mariadb-client postgresql-15 postgresql-client-15
 deps:
 	@sh tests/deps.sh $(TEST_PACKAGES)
 
@@ -128,6 +150,7 @@ test: deps
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
 	    'ledger:python3 tests/ledger_test.py --binary ./mmolove.cgi' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
+	    'grant-sql:bash tests/grant_sql_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
@@ -139,7 +162,8 @@ FUZZ_SECONDS ?= 15
 # a kill, ENOSPC and EIO at every system call of the sync, queue and
 # drain paths in both modes; then the whole ledger suite once on the
 # sanitized build.  Figures (trials, violations, time) are its "# note:"
-# lines.  SOAK_TRIALS sets the kill trials per mode.
+# lines.  SOAK_TRIALS sets the kill trials per mode.  Then the grant
+# programs' long trials (soak-grants, below).
 SOAK_TRIALS ?= 200
 soak:
 	@sh tests/deps.sh strace
@@ -147,6 +171,33 @@ soak:
 	@sh tests/run.sh \
 	    'ledger-soak:python3 tests/ledger_test.py --binary ./mmolove.cgi --soak --trials $(SOAK_TRIALS) -k orphan -k every_syscall' \
 	    'ledger-sanitized:python3 tests/ledger_test.py --binary build/asan/mmolove.cgi'
+	@$(MAKE) -s soak-grants
+
+# The grant programs' suites alone: grant-sqlite, and grant-mysql and
+# grant-postgres against real MariaDB and PostgreSQL servers (about a
+# minute).
+test-grants: deps
+	@$(MAKE) -s mmolove.cgi
+	@sh tests/run.sh \
+	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
+	    'grant-sql:bash tests/grant_sql_test.sh'
+
+# The long trials for grant-mysql and grant-postgres: two web nodes on
+# one heart_id, SOAK_ROUNDS rounds, and SOAK_CRASHES kill -9 trials per
+# database (handler or grant killed at a random instant, then replayed).
+SOAK_ROUNDS ?= 100
+SOAK_CRASHES ?= 200
+soak-grants: deps
+	@$(MAKE) -s mmolove.cgi
+	@sh tests/run.sh \
+	    'grant-sql-soak:bash tests/grant_sql_test.sh --rounds $(SOAK_ROUNDS) --crashes $(SOAK_CRASHES)'
+
+# Timings (never pass or fail): a paid vote through grant-mysql and
+# grant-postgres beside the client's own bare round trip, in one run.
+BENCH_VOTES ?= 100
+bench-grants: deps
+	@$(MAKE) -s mmolove.cgi
+	@bash tests/grant_sql_test.sh --bench $(BENCH_VOTES)
 
 demo:
 	@sh tests/deps.sh
@@ -160,4 +211,5 @@ clean:
 -include tests/unit.mk
 -include bench/bench.mk
 
-.PHONY: all clean deps demo install soak static test warnings FORCE
+.PHONY: all bench-grants clean deps demo install soak soak-grants static test \
+	test-grants warnings FORCE
