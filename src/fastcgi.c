@@ -5,12 +5,18 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "fastcgi.h"
+#include "queue.h"
 #include "request.h"
+#include "sys.h"
+
+/* An idle worker looks for a due queued vote this often. */
+#define IDLE_MS	1000
 
 bool
 fastcgi_listening(void)
@@ -68,24 +74,56 @@ term_fd(void)
 	return signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Waits for a connection or SIGTERM; true if a connection is waiting. */
-static bool
-next_connection(int termfd)
+enum wake { WAKE_CONNECTION, WAKE_IDLE, WAKE_STOP };
+
+/*
+ * Waits up to timeout_ms for a connection or SIGTERM.  WAKE_IDLE: the
+ * time passed with no connection waiting.
+ */
+static enum wake
+next_wake(int termfd, int timeout_ms)
 {
 	struct pollfd pfd[2];
+	int n;
 
 	pfd[0].fd = STDIN_FILENO;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = termfd;
 	pfd[1].events = POLLIN;
-	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		return pfd[1].revents == 0 && (pfd[0].revents & POLLIN);
-	}
+	while ((n = poll(pfd, 2, timeout_ms)) == -1)
+		if (errno != EINTR)
+			return WAKE_STOP;
+	if (n == 0)
+		return WAKE_IDLE;
+	if (pfd[1].revents != 0 || !(pfd[0].revents & POLLIN))
+		return WAKE_STOP;
+	return WAKE_CONNECTION;
+}
+
+/* Milliseconds until the next idle check, for poll(2). */
+static int
+until(long long when_ms)
+{
+	long long left = when_ms - monotonic_ms();
+
+	return left <= 0 ? 0 : left > IDLE_MS ? IDLE_MS : (int)left;
+}
+
+/*
+ * An idle moment: at most one queued vote is paid (queue.h), so a
+ * connection that arrives meanwhile waits for one grant at most.  Both
+ * grant modes: in sync mode queue/ holds only the votes --replay made
+ * due, and paying them is what --replay asked for.  Returns when the
+ * next idle check is due: at once after a vote was tried (a backlog
+ * drains at full speed while nobody calls), else a second on.
+ */
+static long long
+idle(struct server *srv, struct queue_idle *qi)
+{
+	if (server_may_grant(srv) &&
+	    queue_drain_one(&srv->cfg, &srv->ledger, &srv->log, qi) == 1)
+		return monotonic_ms();
+	return monotonic_ms() + IDLE_MS;
 }
 
 static bool
@@ -100,8 +138,11 @@ int
 fastcgi_serve(void)
 {
 	static struct server srv;
+	struct queue_idle qi;
 	struct request_io io;
 	FCGX_Request req;
+	long long idle_at;
+	enum wake w;
 	int termfd;
 
 	if ((termfd = term_fd()) == -1 || FCGX_Init() != 0 ||
@@ -112,14 +153,23 @@ fastcgi_serve(void)
 	io.param = fcgi_param;
 	io.read = fcgi_read;
 	io.write = fcgi_write;
+	memset(&qi, 0, sizeof(qi));
+	idle_at = monotonic_ms() + IDLE_MS;
 	/*
 	 * With several workers on one socket, another may take the
 	 * connection poll saw: accept then waits for the next one, and a
 	 * SIGTERM meanwhile is honoured once that request is answered.
+	 * The idle check comes at least once a second even under steady
+	 * traffic, but only when poll found no connection waiting.
 	 */
-	while (next_connection(termfd) && FCGX_Accept_r(&req) >= 0) {
-		request_handle(&srv, &io);
-		FCGX_Finish_r(&req);
+	while ((w = next_wake(termfd, until(idle_at))) != WAKE_STOP) {
+		if (w == WAKE_IDLE)
+			idle_at = idle(&srv, &qi);
+		else if (FCGX_Accept_r(&req) >= 0) {
+			request_handle(&srv, &io);
+			FCGX_Finish_r(&req);
+		} else
+			break;
 		if (term_pending(termfd))
 			break;
 	}

@@ -334,8 +334,10 @@ drain(struct payer *p, struct claim *c, struct ledger_record *rec,
 {
 	switch (rec->state) {
 	case STATE_QUEUED:
-		if (how == PAY_DRAIN && rec->next > now_s())
+		if (how == PAY_DRAIN && rec->next > now_s()) {
+			p->next = rec->next;
 			return PAY_WAITING;
+		}
 		return attempt(p, c, rec, how);
 	case STATE_UNKNOWN:
 		if (!holding(p))

@@ -37,7 +37,7 @@ enum pay_outcome {
 	PAY_CORRUPT,		/* its record cannot be trusted */
 	PAY_LEDGER_ERROR,	/* the attempt could not be recorded first */
 	PAY_GRANT_ERROR,	/* the grant program could not be started */
-	PAY_WAITING,		/* drain: failed again, or not due: queued */
+	PAY_WAITING,		/* drain: not due yet (payer.next) */
 	PAY_DEAD,		/* drain: queued past queue_max_age */
 	PAY_NOT_FOUND,		/* replay: no such vote */
 	PAY_NOT_REPLAYABLE,	/* replay: paid or refused, without --force */
@@ -66,6 +66,7 @@ struct payer {
 	struct log_entry *log;		/* reasons and grant fields go here */
 	struct grant_result grant;	/* the log points into it */
 	struct vote	 vote;		/* the vote paid (drain: from its record) */
+	long long	 next;		/* PAY_WAITING: when it is due */
 };
 
 /* A delivery of vote: paid, queued or held as grant_mode says. */

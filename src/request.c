@@ -363,6 +363,12 @@ broken:
 	memcpy(srv->broken_why, why, sizeof(why));
 }
 
+bool
+server_may_grant(const struct server *srv)
+{
+	return !srv->broken && (!srv->as_root || srv->cfg.allow_root);
+}
+
 void
 server_free(struct server *srv)
 {

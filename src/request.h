@@ -42,4 +42,7 @@ void	server_free(struct server *srv);
 
 void	request_handle(struct server *srv, const struct request_io *io);
 
+/* Whether the server may run grants (what request_handle() checks). */
+bool	server_may_grant(const struct server *srv);
+
 #endif

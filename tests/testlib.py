@@ -252,6 +252,18 @@ bigoutput) head -c 300000 /dev/zero | tr '\0' 'x'; head -c 300000 /dev/zero | tr
 env) env; exit 0 ;;
 slow) sleep 1; exit 0 ;;
 slow15) sleep 1.5; exit 0 ;;
+gate)
+	# Runs until the test opens its gate (15 s at most), saying so in
+	# gate.running.<heart_id> meanwhile: tests assert on order, not time.
+	: > "$R/gate.running.$2"
+	i=0
+	while [ ! -e "$R/gate.open.$2" ] && [ ! -e "$R/gate.open" ] &&
+	    [ $i -lt 300 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	rm -f "$R/gate.running.$2"
+	exit 0 ;;
 daemon) sleep 300 & echo $! >> "$R/bgpid"; exit 0 ;;
 hang)
 	sleep 300 & echo $! > "$R/bgpid"
