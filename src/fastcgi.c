@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -61,6 +62,9 @@ fcgi_write(void *ctx, const char *buf, size_t len)
  * SIGTERM is blocked for the worker's life and read from a signalfd: it
  * never interrupts a read or write of the request in hand (libfcgi takes
  * EINTR for a broken stream), and needs no handler or global flag.
+ * SIGQUIT too, the graceful stop of nginx and php-fpm: multiwatch 1.0.0
+ * (Debian 12), which supervises the workers of scripts/
+ * mmolove-fcgi.service, sends it for "-s TERM".
  */
 static int
 term_fd(void)
@@ -69,6 +73,7 @@ term_fd(void)
 
 	(void)sigemptyset(&term);
 	(void)sigaddset(&term, SIGTERM);
+	(void)sigaddset(&term, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &term, NULL) == -1)
 		return -1;
 	return signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -126,6 +131,20 @@ idle(struct server *srv, struct queue_idle *qi)
 	return monotonic_ms() + IDLE_MS;
 }
 
+/*
+ * O_NONBLOCK is shared by every worker on the socket (one open file),
+ * which all want it; accepted connections do not inherit it on Linux.
+ */
+static int
+nonblocking(int fd)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 static bool
 term_pending(int termfd)
 {
@@ -143,7 +162,7 @@ fastcgi_serve(void)
 	FCGX_Request req;
 	long long idle_at;
 	enum wake w;
-	int termfd;
+	int termfd, rc;
 
 	if ((termfd = term_fd()) == -1 || FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0)
@@ -157,18 +176,25 @@ fastcgi_serve(void)
 	idle_at = monotonic_ms() + IDLE_MS;
 	/*
 	 * With several workers on one socket, another may take the
-	 * connection poll saw: accept then waits for the next one, and a
-	 * SIGTERM meanwhile is honoured once that request is answered.
-	 * The idle check comes at least once a second even under steady
-	 * traffic, but only when poll found no connection waiting.
+	 * connection poll saw: the socket is non-blocking, so accept then
+	 * fails with EAGAIN and the worker goes back to poll, where SIGTERM
+	 * and idle moments reach it (blocked in accept, it would see
+	 * neither until the next connection).  The idle check comes at
+	 * least once a second even under steady traffic, but only when
+	 * poll found no connection waiting.
 	 */
+	if (nonblocking(STDIN_FILENO) == -1) {
+		server_free(&srv);
+		(void)close(termfd);
+		return 1;
+	}
 	while ((w = next_wake(termfd, until(idle_at))) != WAKE_STOP) {
 		if (w == WAKE_IDLE)
 			idle_at = idle(&srv, &qi);
-		else if (FCGX_Accept_r(&req) >= 0) {
+		else if ((rc = FCGX_Accept_r(&req)) >= 0) {
 			request_handle(&srv, &io);
 			FCGX_Finish_r(&req);
-		} else
+		} else if (rc != -EAGAIN && rc != -EWOULDBLOCK)
 			break;
 		if (term_pending(termfd))
 			break;

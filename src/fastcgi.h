@@ -4,8 +4,9 @@
  * Promises: configuration and secrets are read once, at start; each
  * request is served from its own parameters and streams only (nothing
  * of one request reaches the next, and no request parameter overrides
- * the configuration); SIGTERM lets the request in hand finish, then the
- * worker exits.
+ * the configuration); SIGTERM (or SIGQUIT) lets the request in hand
+ * finish, then the worker exits.  Between requests, a worker pays due
+ * queued votes one grant at a time (queue.h).
  */
 #ifndef MMOLOVE_FASTCGI_H
 #define MMOLOVE_FASTCGI_H

@@ -6,7 +6,7 @@ set -eu
 
 packages="make gcc clang libclang-rt-14-dev libssl-dev libfcgi-dev
 libjsmn-dev libcmocka-dev openssl sqlite3 jq python3 curl lighttpd
-spawn-fcgi $*"
+spawn-fcgi multiwatch $*"
 
 missing=""
 for p in $packages; do

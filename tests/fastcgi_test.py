@@ -38,7 +38,7 @@ import uuid
 import testlib
 from testlib import (AUTO, CLEAN_PATH, DROP, OPTS, VOTE_ENV, Fail, as_bytes,
                      body_meta, check, eq, new_hid, now, parse_cgi, pid_gone,
-                     poll, proc_stat, proc_status, test)
+                     poll, proc_stat, proc_status, test, ZERO_ID)
 
 # ------------------------------------------------------------ FastCGI bits
 
@@ -469,6 +469,121 @@ class Worker:
             except subprocess.TimeoutExpired:
                 pass
 
+
+
+class Pool(Worker):
+    """n workers on one listening socket, as `spawn-fcgi -F n` leaves
+    them (workers[0] stands for the pool in requests)."""
+
+    def __init__(self, e, n):
+        self.e = e
+        k = len(e.workers)
+        self.sock_path = os.path.join(e.dir, "pool%d.sock" % k)
+        self.out_path = os.path.join(e.dir, "pool%d.stdout" % k)
+        self.err_path = os.path.join(e.dir, "pool%d.stderr" % k)
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(self.sock_path)
+        lsock.listen(128)
+        env = {"PATH": CLEAN_PATH, "MMOLOVE_CONFIG": e.config_path}
+        self.procs = []
+        with open(self.out_path, "wb") as out, \
+                open(self.err_path, "wb") as err:
+            for _ in range(n):
+                self.procs.append(subprocess.Popen(
+                    [OPTS.binary], stdin=lsock.fileno(), stdout=out,
+                    stderr=err, env=env, cwd=e.dir, close_fds=True))
+        lsock.close()
+        self.p = self.procs[0]
+        self.pid = self.p.pid
+        self.rid = 0
+        e.workers.append(self)
+
+    def kill(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=10)
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return sorted(int(x) for x in f.read().split())
+    except OSError:
+        return []
+
+
+class Supervised(Worker):
+    """scripts/mmolove-fcgi.service's command line: spawn-fcgi -n binds
+    the socket and becomes multiwatch, which forks n workers on it and
+    starts a new one when one dies."""
+
+    def __init__(self, e, n):
+        self.e = e
+        k = len(e.workers)
+        self.sock_path = os.path.join(e.dir, "sup%d.sock" % k)
+        self.out_path = os.path.join(e.dir, "sup%d.stdout" % k)
+        self.err_path = os.path.join(e.dir, "sup%d.stderr" % k)
+        env = {"PATH": CLEAN_PATH, "MMOLOVE_CONFIG": e.config_path}
+        with open(self.out_path, "wb") as out, \
+                open(self.err_path, "wb") as err:
+            self.p = subprocess.Popen(
+                ["spawn-fcgi", "-n", "-s", self.sock_path, "-M", "0600",
+                 "--", shutil.which("multiwatch"), "-f", str(n), "-s",
+                 "TERM", "--", OPTS.binary],
+                stdout=out, stderr=err, env=env, cwd=e.dir, close_fds=True)
+        self.pid = self.p.pid
+        self.rid = 0
+        e.workers.append(self)
+        check(poll(lambda: len(self.workers()) == n, 10),
+              "multiwatch did not start %d workers: %r" % (
+                  n, self.workers()))
+        check(poll(lambda: os.path.exists(self.sock_path), 10),
+              "no socket")
+
+    def workers(self):
+        return children(self.pid)
+
+    def kill(self):
+        kids = self.workers()
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGKILL)
+            self.p.wait(timeout=10)
+        for k in kids:
+            try:
+                os.kill(k, signal.SIGKILL)
+            except OSError:
+                pass
+        poll(lambda: all(pid_gone(k) for k in kids), 10)
+
+
+def gate_running(e):
+    """heart_ids whose gated grant runs now."""
+    return sorted(n[len("gate.running."):] for n in os.listdir(e.rec)
+                  if n.startswith("gate.running."))
+
+
+def open_gate(e, hid=None):
+    name = "gate.open" + ("." + hid if hid else "")
+    with open(os.path.join(e.rec, name), "w"):
+        pass
+
+
+def cgi_post(e, body):
+    """One delivery through the binary as a CGI program: queues a vote
+    before any worker runs."""
+    env = dict(e.params(body))
+    env.update({"PATH": CLEAN_PATH, "MMOLOVE_CONFIG": e.config_path})
+    out = subprocess.run([OPTS.binary], input=body, env=env,
+                         capture_output=True, timeout=60)
+    check(out.stdout.startswith(b"Status: 200"), "CGI delivery: %r" %
+          out.stdout[:200])
+
+
+def cli(e, *args):
+    return subprocess.run([OPTS.binary] + list(args), env={
+        "PATH": CLEAN_PATH, "MMOLOVE_CONFIG": e.config_path},
+        capture_output=True, timeout=60)
 
 
 def connect_refused(path):
@@ -1070,6 +1185,184 @@ def memory_stays_flat(ctx):
     # vote: keep the end-of-test scan cheap
     e.sensitive = {e.secret}
 
+
+
+# ------------------------------------------------------- several workers
+
+def answered_while(e, w, cond, what):
+    """A heart.test through w is answered while cond() holds before and
+    after: it did not wait for whatever cond stands for."""
+    check(cond(), "%s: not so before the heart.test" % what)
+    r = w.post(e.heart_test_body())
+    still = cond()
+    e.expect(r, 200, "test", ran=0)
+    check(still, "%s: the heart.test was answered only after it ended"
+          % what)
+    return r
+
+
+@test
+def slow_grant_blocks_no_other_worker(ctx):
+    """Four workers on one socket (spawn-fcgi -F 4): while one runs a
+    slow grant, a heart.test is answered by another, before the grant
+    ends; then the slow vote is paid."""
+    e = ctx.env(action="gate")
+    w = Pool(e, 4)
+    hid = new_hid()
+    b = e.body(heart_id=hid)
+    s, rid, before = w.send(e.params(b), b)
+    try:
+        check(poll(lambda: gate_running(e) == [hid], 10),
+              "the slow grant did not start")
+        with ctx.case("heart.test answered during the grant"):
+            answered_while(e, w, lambda: gate_running(e) == [hid],
+                           "the slow grant runs")
+        open_gate(e, hid)
+        r = fcgi_read_response(s, rid, 20)
+    finally:
+        s.close()
+    r.runs_before = before
+    e.expect(r, 200, "paid", ran=1)
+    e.expect_paid("post:" + hid)
+
+
+@test
+def supervised_workers_restart(ctx):
+    """INSTALL's service (spawn-fcgi -n -- multiwatch -f 4): a worker
+    killed with SIGKILL, even in the middle of a grant, leaves the others
+    answering, and multiwatch starts a new one; SIGTERM to the service
+    lets the request in hand finish, then all exit."""
+    if shutil.which("multiwatch") is None or shutil.which("spawn-fcgi") \
+            is None:
+        raise Fail("multiwatch or spawn-fcgi is not installed "
+                   "(make deps)")
+    e = ctx.env()
+    w = Supervised(e, 4)
+    e.expect(w.post(e.body()), 200, "paid", ran=1)
+    kids = w.workers()
+    with ctx.case("one worker killed: the others answer"):
+        os.kill(kids[0], signal.SIGKILL)
+        check(poll(lambda: pid_gone(kids[0]), 10), "not killed")
+        for _ in range(8):
+            e.expect(w.post(e.body()), 200, "paid", ran=1)
+    with ctx.case("multiwatch starts a new worker"):
+        check(poll(lambda: len(w.workers()) == 4 and
+                   kids[0] not in w.workers(), 10),
+              "workers now %r, were %r" % (w.workers(), kids))
+    with ctx.case("SIGTERM: the request in hand finishes, then all exit"):
+        e.set_action("gate")
+        hid = new_hid()
+        b = e.body(heart_id=hid)
+        s, rid, before = w.send(e.params(b), b)
+        try:
+            check(poll(lambda: gate_running(e) == [hid], 10),
+                  "the slow grant did not start")
+            kids = w.workers()
+            w.p.send_signal(signal.SIGTERM)
+            # TERM reaches the workers: the idle ones leave at once.
+            check(poll(lambda: len(w.workers()) == 1, 10),
+                  "idle workers still run: %r" % w.workers())
+            open_gate(e, hid)
+            r = fcgi_read_response(s, rid, 20)
+        finally:
+            s.close()
+        r.runs_before = before
+        e.expect(r, 200, "paid", ran=1)
+        rc = w.wait_exit(10)
+        check(rc is not None, "multiwatch still runs after its workers")
+        check(all(pid_gone(k) for k in kids), "a worker outlived it")
+
+
+# ------------------------------------------------- the idle worker drains
+
+@test
+def idle_worker_drains_queue(ctx):
+    """Queue mode with no --drain anywhere: an idle worker pays the
+    queued vote (log method "drain").  Sync mode: a vote --replay made
+    due is paid the same way."""
+    e = ctx.env(cfg={"grant_mode": "queue"})
+    w = Worker(e)
+    hid = new_hid()
+    with ctx.case("queued, then paid by the idle worker"):
+        e.expect(w.post(e.body(heart_id=hid)), 200, "queued", ran=0)
+        check(poll(lambda: e.run_count() == 1, 10),
+              "the queued vote was never granted")
+        check(poll(lambda: e.state_of("post:" + hid) == "paid", 10),
+              "not paid: %r" % e.state_of("post:" + hid))
+        logs = e.wait_logs(1)
+        eq([(x.get("method"), x.get("outcome"), x.get("heart_id"))
+            for x in logs], [("drain", "paid", hid)], "drain log line")
+        eq(os.listdir(os.path.join(e.state, "queue")), [], "queue/")
+    with ctx.case("redelivery: duplicate"):
+        e.expect(w.post(e.body(heart_id=hid)), 200, "duplicate", ran=0)
+
+    with ctx.case("sync mode: a replayed vote is paid when idle"):
+        e2 = ctx.env(action="exit 1")
+        w2 = Worker(e2)
+        hid2 = new_hid()
+        e2.expect(w2.post(e2.body(heart_id=hid2)), 502, "grant_failed",
+                  ran=1)
+        e2.set_action("exit 0")
+        out = cli(e2, "--replay", hid2)
+        eq(out.returncode, 0, "--replay exit (%r)" % out.stdout)
+        check(poll(lambda: e2.state_of("post:" + hid2) == "paid", 10),
+              "replayed vote not paid: %r" % e2.state_of("post:" + hid2))
+        eq(e2.run_count(), 2, "grant runs")
+
+
+@test
+def draining_worker_blocks_no_other(ctx):
+    """Queue mode, two workers: while one drains a slow queued grant, a
+    heart.test is answered by the other before that grant ends."""
+    e = ctx.env(cfg={"grant_mode": "queue"}, action="gate")
+    w = Pool(e, 2)
+    hid = new_hid()
+    e.expect(w.post(e.body(heart_id=hid)), 200, "queued", ran=0)
+    check(poll(lambda: gate_running(e) == [hid], 10),
+          "no worker drained the queued vote")
+    answered_while(e, w, lambda: gate_running(e) == [hid],
+                   "the drained grant runs")
+    open_gate(e, hid)
+    check(poll(lambda: e.state_of("post:" + hid) == "paid", 10),
+          "not paid")
+    eq(e.run_count(), 1, "grant runs")
+
+
+@test
+def one_worker_request_waits_one_grant(ctx):
+    """Queue mode, one worker, two slow queued votes: a heart.test that
+    arrives during the first vote's grant is answered when that grant
+    ends, before the second vote's grant starts (which is held shut
+    until the answer came)."""
+    e = ctx.env(cfg={"grant_mode": "queue"}, action="gate")
+    hids = [new_hid(), new_hid()]
+    for h in hids:
+        cgi_post(e, e.body(heart_id=h))
+    e.new_logs()
+    w = Worker(e)
+    check(poll(lambda: len(gate_running(e)) == 1, 10),
+          "the worker did not start draining")
+    first = gate_running(e)[0]
+    second = [h for h in hids if h != first][0]
+    s, rid, before = w.send(e.params(e.heart_test_body()),
+                            e.heart_test_body())
+    try:
+        open_gate(e, first)
+        r = fcgi_read_response(s, rid, 20)
+    finally:
+        s.close()
+    r.runs_before = before
+    eq(r.status, 200, "heart.test status")
+    check(poll(lambda: gate_running(e) == [second], 10),
+          "the second vote's grant did not start after the answer")
+    open_gate(e, second)
+    check(poll(lambda: all(e.state_of("post:" + h) == "paid"
+                           for h in hids), 10), "not both paid")
+    logs = e.wait_logs(3)
+    eq([(x.get("method"), x.get("outcome"), x.get("heart_id") or "")
+        for x in logs],
+       [("drain", "paid", first), ("POST", "test", ZERO_ID),
+        ("drain", "paid", second)], "log order")
 
 
 # ------------------------------------------------------------------- driver
