@@ -91,6 +91,8 @@ warnings:
 	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi
 	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi
 
+UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
+
 install: mmolove.cgi
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmolove
 	install -m 0755 mmolove.cgi $(DESTDIR)$(PREFIX)/bin/mmolove.cgi
@@ -109,6 +111,13 @@ install: mmolove.cgi
 	        $(DESTDIR)$(PREFIX)/share/mmolove/schema-$$g.sql && \
 	    sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-$$g.conf.example \
 	        > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example || exit 1; \
+	done
+	@# systemd units for the owner to copy (INSTALL 4, 5, 11): not enabled.
+	install -d $(DESTDIR)$(PREFIX)/share/mmolove/systemd
+	for u in $(UNITS); do \
+	    sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@CONFIG@|$(CONFIG)|g' \
+	        scripts/$$u > $(DESTDIR)$(PREFIX)/share/mmolove/systemd/$$u && \
+	    chmod 0644 $(DESTDIR)$(PREFIX)/share/mmolove/systemd/$$u || exit 1; \
 	done
 	install -d $(DESTDIR)$(dir $(CONFIG))
 	@# The configuration holds no secret: the web server's user reads it.
@@ -132,9 +141,11 @@ install: mmolove.cgi
 # INSTALL's shared-hosting steps use) for tests/suexec_test.sh, strace,
 # which injects the faults of tests/ledger_test.py, and the database
 # servers tests/grant_sql_test.sh starts for grant-mysql and
-# grant-postgres.
+# grant-postgres, and systemd-analyze (package systemd; systemd need not
+# run) for tests/units_test.sh.
 TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file strace \
-	mariadb-server mariadb-client postgresql-15 postgresql-client-15
+	mariadb-server mariadb-client postgresql-15 postgresql-client-15 \
+	systemd
 deps:
 	@sh tests/deps.sh $(TEST_PACKAGES)
 
@@ -152,6 +163,7 @@ test: deps
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'grant-sql:bash tests/grant_sql_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
+	    'units:bash tests/units_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
 
