@@ -464,6 +464,8 @@ def burst_64_deliveries_2_drains(ctx):
     rounds = 10 if OPTS.soak else 2
     e = ctx.env(action="sleep 0.02")
     total_paid_by_burst = 0
+    failures = []
+    stranded = twice = 0
     t0 = time.monotonic()
     for rnd in range(rounds):
         hids = [new_hid("b%d_%02d" % (rnd, i)) for i in range(16)]
@@ -500,9 +502,13 @@ def burst_64_deliveries_2_drains(ctx):
             m = e.marks(h)
             if e.state_hid(h) == "queued" and not e.marked(h) and \
                     m.runs == 0:
+                stranded += 1
                 problems.append("%s STRANDED: answered 200 queued, record "
                                 "queued, no queue/ marker: no drain will "
                                 "run it" % h)
+                continue
+            if e.paid_runs(h) > 1:
+                twice += 1
             elif (e.state_hid(h), m.runs, e.paid_runs(h)) != \
                     ("paid", 1, 1):
                 problems.append("%s: state %r, %d runs, %d paid" % (
@@ -512,11 +518,15 @@ def burst_64_deliveries_2_drains(ctx):
             problems.append("queue/ holds %d markers" % len(e.queue_names()))
         e.new_logs()
         if problems:
-            raise Fail("round %d: %s" % (rnd, "; ".join(problems[:8])))
+            failures.append("round %d: %s" % (rnd, "; ".join(problems[:4])))
     ctx.note("%d rounds of 64 deliveries + 2 drains in %.1fs; %d of %d "
              "votes paid by the concurrent drains, the rest by the final "
-             "one" % (rounds, time.monotonic() - t0, total_paid_by_burst,
-                      16 * rounds))
+             "one; %d stranded, %d paid more than once" % (
+                 rounds, time.monotonic() - t0, total_paid_by_burst,
+                 16 * rounds, stranded, twice))
+    if failures:
+        raise Fail("%d of %d rounds: %s" % (len(failures), rounds,
+                                            " | ".join(failures[:3])))
 
 
 @test
