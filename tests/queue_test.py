@@ -20,7 +20,7 @@ alive as it starts ("O pid other").  Its action `outage` exits 75
 ("try again later") until the file rec/recovered exists, then 0.
 
 `--soak` (make soak) runs the outage with 300 votes and 10 rounds of
-the concurrent burst; `make test` runs 24 votes and 2 rounds (~15 s).
+the concurrent burst; `make test` runs 24 votes and 2 rounds (~5 s).
 The kill -9 of a drain mid-grant with grant-postgres is in
 tests/grant_sql_test.sh (drain_kills), beside the database it needs.
 Ends with `N passed, M failed`.
