@@ -160,6 +160,7 @@ test: deps
 	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
 	    'ledger:python3 tests/ledger_test.py --binary ./mmolove.cgi' \
+	    'queue:python3 tests/queue_test.py --binary ./mmolove.cgi' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'grant-sql:bash tests/grant_sql_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
@@ -182,7 +183,8 @@ soak:
 	@$(MAKE) -s mmolove.cgi build/asan/mmolove.cgi
 	@sh tests/run.sh \
 	    'ledger-soak:python3 tests/ledger_test.py --binary ./mmolove.cgi --soak --trials $(SOAK_TRIALS) -k orphan -k every_syscall' \
-	    'ledger-sanitized:python3 tests/ledger_test.py --binary build/asan/mmolove.cgi'
+	    'ledger-sanitized:python3 tests/ledger_test.py --binary build/asan/mmolove.cgi' \
+	    'queue-soak:python3 tests/queue_test.py --binary ./mmolove.cgi --soak'
 	@$(MAKE) -s soak-grants
 
 # The grant programs' suites alone: grant-sqlite, and grant-mysql and
