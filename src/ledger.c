@@ -651,6 +651,17 @@ ledger_queue_unmark(struct ledger *l, const char *name)
 	(void)unlinkat(l->queuefd, name, 0);
 }
 
+void
+ledger_queue_unmark_stale(struct ledger *l, const char *name,
+    long long before)
+{
+	struct stat st;
+
+	if (fstatat(l->queuefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (long long)st.st_mtime < before)
+		(void)unlinkat(l->queuefd, name, 0);
+}
+
 static bool
 is_vote_name(const char *name)
 {

@@ -109,6 +109,14 @@ int	ledger_queue_mark(struct ledger *l, const char *name, char *err,
 void	ledger_queue_unmark(struct ledger *l, const char *name);
 
 /*
+ * A marker whose vote has no record: a first delivery is between its
+ * marker and its record (no lock holds that moment), or died there.
+ * Removed only once older than the given unix time.
+ */
+void	ledger_queue_unmark_stale(struct ledger *l, const char *name,
+	    long long before);
+
+/*
  * Whether a new record could be written now: a record's worth of bytes
  * written and fsynced under a temporary name, then removed.  0, or -1
  * with err saying why (a full disk, a read-only file system).

@@ -9,6 +9,7 @@
 #define BACKOFF_FIRST	60
 #define BACKOFF_MAX	(6 * 3600)
 #define RACE_TRIES	3
+#define STALE_MARKER_S	3600	/* a marker without a record, at least */
 
 /* Internal: another process created the record first; claim again. */
 #define PAY_RACE	((enum pay_outcome)-1)
@@ -437,7 +438,9 @@ pay_claimed(struct payer *p, const char *name, const struct vote *vote,
 		if (vote != NULL)
 			p->vote = *vote;
 		else if (st == LEDGER_NEW) {
-			ledger_queue_unmark(p->ledger, name);
+			/* Its delivery may be writing the record right now. */
+			ledger_queue_unmark_stale(p->ledger, name,
+			    now_s() - STALE_MARKER_S);
 			return PAY_NOT_FOUND;
 		} else
 			p->vote = rec.vote;

@@ -47,6 +47,8 @@ count(struct drain *d, enum pay_outcome o)
 	case PAY_UNRECORDED:
 		d->errors++;
 		break;
+	case PAY_NOT_FOUND:
+		break;		/* a marker without a queued vote */
 	default:
 		d->waiting++;
 		break;

@@ -454,12 +454,9 @@ def burst_64_deliveries_2_drains(ctx):
     delivery answers 200 (one queued per heart_id, else duplicate), every
     vote is paid exactly once (its marks), no two runs of a vote
     overlap, and the drains' "N paid" (plus a final --drain --now for
-    what was queued after both had passed) add up to the votes.
-
-    KNOWN FAILING (src/pay.c, pay_claimed): a drain that meets a first
-    delivery between its queue/ marker and its record removes the marker
-    as "left by a crash"; the delivery then answers 200 queued and no
-    drain ever runs the vote (STRANDED below).  Shown on its own by
+    what was queued after both had passed) add up to the votes.  A drain that meets a first
+    delivery between its queue/ marker and its record must leave the
+    marker (STRANDED below counts votes it did not): see
     drain_while_first_delivery_writes."""
     rounds = 10 if OPTS.soak else 2
     e = ctx.env(action="sleep 0.02")
@@ -537,15 +534,10 @@ def drain_while_first_delivery_writes(ctx):
     as a vote some drain pays: answered 200 queued, then paid once by
     the next --drain --now.
 
-    KNOWN FAILING: src/pay.c pay_claimed() -- for a drain (vote == NULL)
-    ledger_claim() says LEDGER_NEW (no record yet) and the code calls
-    ledger_queue_unmark() at once, treating the marker as one left by a
-    crashed delivery.  The delivery holds no lock during enqueue() for a
-    new record (ledger_claim took none: there was no file), so it goes on
-    to write "state=queued" with no marker: answered 200 queued, listed
-    queued by --ledger, and never run by --drain (it reads only queue/),
-    nor redelivered by MMOLove.  Only --replay revives it.  Every FastCGI
-    worker that drains between requests widens this window."""
+    The delivery holds no lock between its marker and its new record
+    (there is no file to lock yet), so a drain that finds a marker
+    without a record leaves it unless it is an hour old: a delivery that
+    died there, not one at work."""
     e = ctx.env()
     hid = new_hid()
     body = e.body(heart_id=hid)

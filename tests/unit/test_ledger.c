@@ -949,6 +949,31 @@ test_queue_markers(void **state)
 	assert_true(listed(&n, "post:q2"));
 }
 
+/* A marker without a record goes only once it is old: a delivery may be
+ * between its marker and its record right now. */
+static void
+test_queue_marker_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+	char name[DIGEST_HEX_LEN + 1], path[400];
+	long long now = (long long)time(NULL);
+	struct names n;
+
+	open_ledger(f);
+	ledger_name("post:q1", name);
+	assert_int_equal(ledger_queue_mark(&f->ledger, name, f->err,
+	    sizeof(f->err)), 0);
+	ledger_queue_unmark_stale(&f->ledger, name, now - 3600);
+	list(f, true, &n);
+	assert_int_equal(n.count, 1);
+	path_of(f, "queue", "post:q1", path, sizeof(path));
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	ledger_queue_unmark_stale(&f->ledger, name, now - 3600);
+	list(f, true, &n);
+	assert_int_equal(n.count, 0);
+}
+
 static void
 test_each_skips_other_names(void **state)
 {
@@ -1178,6 +1203,7 @@ run_ledger_tests(void)
 		T(test_undo),
 		T(test_remove),
 		T(test_queue_markers),
+		T(test_queue_marker_stale),
 		T(test_each_skips_other_names),
 		T(test_claim_busy),
 		T(test_peek_shares),
