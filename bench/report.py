@@ -154,26 +154,32 @@ def ledger_section(w, execs, scale):
       "syncfs at the end) on %s in %s s (%s). This run's `ledger_gen "
       "fill`, which removes what earlier runs added and writes what is "
       "missing: %s s (%s). Then all read back once, so that the rows "
-      "above start from a warm page cache: %s. The cold rows (′) drop "
+      "above start from a warm page cache: %s.%s The cold rows (′) drop "
       "the page cache before every run, so the driver and the programs "
       "run as root there (`allow_root = yes`)." % (
           big, led["dir"][0], led["fs"][0],
           gen[0] if gen else "?", gen[1] if len(gen) > 1 else "?",
           gen[2] if len(gen) > 2 else "?", fill[0] if fill else "?",
           fill[1] if len(fill) > 1 else "?",
-          led.get("warm", ["?"])[0]))
+          led.get("warm", ["?"])[0],
+          " DAMON runs on this machine (%s): the page cache keeps only "
+          "what was touched lately, however much memory is free, so a "
+          "record not read for a minute is read from disk again." %
+          led["damon"][0] if led.get("damon", ["none"])[0] != "none"
+          else ""))
     if "du" in led:
-        used, apparent, dirstat, files = led["du"]
+        used, apparent, files, dirstat = led["du"]
         dsize, dblocks, dbsize = (int(x) for x in dirstat.split())
         files = int(files)
-        line = ("Space: `du` counts %.0f bytes per record (%.0f in the "
-                "files themselves), of which the `votes/` folder is "
-                "%.1f MiB, %.0f bytes per entry; one inode per record "
-                "(%d files)." % (
-                    int(used) / files, int(apparent) / files,
-                    dblocks * dbsize / 1048576, dblocks * dbsize / files,
-                    files))
-        if len(gen) > 4:
+        dirb = dblocks * dbsize
+        line = ("Space per record: %.0f bytes of blocks for the file (%.0f "
+                "bytes in it), plus %.0f bytes of the `votes/` folder "
+                "(%.1f MiB for %d entries): %.0f bytes in all, and one "
+                "inode." % (
+                    int(used) / files, int(apparent) / files, dirb / files,
+                    dirb / 1048576, files, (int(used) + dirb) / files))
+        # df's rise means something only when the files were created.
+        if len(gen) > 4 and re.search(r"\bkept 0 ", gen[2]):
             ub, ib = (int(x) for x in gen[3].split())
             ua, ia = (int(x) for x in gen[4].split())
             line += (" While they were generated, `df` rose by %.0f bytes "
