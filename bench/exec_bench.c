@@ -25,8 +25,10 @@
  *       min max (ms), the child's peak RSS (ru_maxrss, KiB) median
  *       and max (it includes this driver's size: see rss_probe.c), and
  *       the median of its minor page faults (ru_minflt, grant
- *       included).  A run whose output does not start with `Status: 200`
- *       is counted as not ok; the first one is shown on stderr.
+ *       included), then the median of its block reads (ru_inblock, in
+ *       512-byte units: what came from the disk, not the page cache).
+ *       A run whose output does not start with `Status: 200` is counted
+ *       as not ok; the first one is shown on stderr.
  *
  *   exec_bench sign -s SECRET [-k test|paid] [-n N] [-p PREFIX]
  *       Prints N lines `SIGNATURE<TAB>BODY`, signed now with the first
@@ -140,7 +142,7 @@ struct bcase {
 	char **prep;		/* -P: argv run before each run, or NULL */
 	int runs, done, ok, stride;
 	double *ms;
-	long *rss, *minflt;
+	long *rss, *minflt, *inblock;
 };
 
 static int
@@ -355,6 +357,7 @@ run_once(struct bcase *c, const char *body, size_t blen)
 	c->ms[c->done] = t1 - t0;
 	c->rss[c->done] = ru.ru_maxrss;
 	c->minflt[c->done] = ru.ru_minflt;
+	c->inblock[c->done] = ru.ru_inblock;
 	c->done++;
 	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (strcmp(c->kind, "cmd") != 0)
@@ -498,7 +501,9 @@ cmd_run(int argc, char **argv)
 		c->ms = calloc((size_t)c->runs, sizeof(double));
 		c->rss = calloc((size_t)c->runs, sizeof(long));
 		c->minflt = calloc((size_t)c->runs, sizeof(long));
-		if (c->ms == NULL || c->rss == NULL || c->minflt == NULL)
+		c->inblock = calloc((size_t)c->runs, sizeof(long));
+		if (c->ms == NULL || c->rss == NULL || c->minflt == NULL ||
+		    c->inblock == NULL)
 			die("calloc");
 		if (c->runs > rounds)
 			rounds = c->runs;
@@ -566,14 +571,15 @@ cmd_run(int argc, char **argv)
 		qsort(c->ms, (size_t)c->done, sizeof(double), cmp_double);
 		qsort(c->rss, (size_t)c->done, sizeof(long), cmp_long);
 		qsort(c->minflt, (size_t)c->done, sizeof(long), cmp_long);
+		qsort(c->inblock, (size_t)c->done, sizeof(long), cmp_long);
 		for (int k = 0; k < c->done; k++)
 			sum += c->ms[k];
 		fprintf(out, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f"
-		    "\t%ld\t%ld\t%ld\n", c->name, c->done, c->ok,
+		    "\t%ld\t%ld\t%ld\t%ld\n", c->name, c->done, c->ok,
 		    pct(c->ms, c->done, 50), pct(c->ms, c->done, 90),
 		    pct(c->ms, c->done, 99), sum / c->done, c->ms[0],
 		    c->ms[c->done - 1], c->rss[c->done / 2], c->rss[c->done - 1],
-		    c->minflt[c->done / 2]);
+		    c->minflt[c->done / 2], c->inblock[c->done / 2]);
 	}
 	if (fclose(out) != 0)
 		die(out_path);

@@ -25,7 +25,8 @@ def load(path):
             med, p90, p99, mean, lo, hi = map(float, f[4:10])
             execs[name] = dict(n=n, ok=ok, med=med, p90=p90, p99=p99,
                                mean=mean, min=lo, max=hi,
-                               minflt=int(f[12]) if len(f) > 12 else None)
+                               minflt=int(f[12]) if len(f) > 12 else None,
+                               inblock=int(f[13]) if len(f) > 13 else None)
         elif kind == "rss_cgi":
             rss[f[1]] = (int(f[2]), int(f[3])) if f[2] else None
         elif kind == "wrk":
@@ -117,10 +118,12 @@ def ledger_section(w, execs, scale):
     w("| row | with %s records | with none | ratio | target | |" % big)
     w("|---|---|---|---|---|---|")
 
-    def cell(name):
+    def cell(name, disk=False):
         e = execs[name]
-        return "%s median, %s p99 (%d runs)" % (ms(e["med"]), ms(e["p99"]),
-                                                 e["n"])
+        return "%s median, %s p99 (%d runs)%s" % (
+            ms(e["med"]), ms(e["p99"]), e["n"],
+            "; %d KiB read from disk (median)" % (e["inblock"] // 2)
+            if disk and e.get("inblock") is not None else "")
 
     def warn(*names):
         bad = [x for x in names if execs[x]["ok"] != execs[x]["n"]]
@@ -143,7 +146,7 @@ def ledger_section(w, execs, scale):
                 label = label.replace("g.", "g′.").replace("h.", "h′.") + \
                     ", page cache dropped before each run"
             w("| %s | %s | %s | %.2f× | %s | %s |" % (
-                label, cell(a), cell(b), r,
+                label, cell(a, ctx), cell(b, ctx), r,
                 "(context)" if ctx else "≤ %.2f×" % target,
                 warn(a, b) if ctx else verdict(r <= target, warn(a, b))))
     w("")
