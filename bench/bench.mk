@@ -14,7 +14,8 @@ BENCH_OUT = build/bench
 BENCH_FLOORS = $(BENCH_OUT)/noop.cgi $(BENCH_OUT)/noop-paid.cgi \
 	$(BENCH_OUT)/noop.fcgi $(BENCH_OUT)/noop-dynamic.cgi
 # The bench's own tools (not measured).
-BENCH_TOOLS = $(BENCH_OUT)/exec_bench $(BENCH_OUT)/rss_probe
+BENCH_TOOLS = $(BENCH_OUT)/exec_bench $(BENCH_OUT)/rss_probe \
+	$(BENCH_OUT)/ledger_gen
 
 bench:
 	@sh tests/deps.sh wrk strace valgrind || sh tests/deps.sh wrk
@@ -44,6 +45,12 @@ $(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c $(BENCH_OUT)/link
 $(BENCH_OUT)/exec_bench: bench/exec_bench.c
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $< -lcrypto
+
+# The million-record ledger's writer: the product's own SHA-256.
+$(BENCH_OUT)/ledger_gen: bench/ledger_gen.c src/digest.o src/text.o
+	@mkdir -p $(BENCH_OUT)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $< src/digest.o \
+	    src/text.o -lcrypto
 
 $(BENCH_OUT)/rss_probe: bench/rss_probe.c
 	@mkdir -p $(BENCH_OUT)

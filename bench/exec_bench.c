@@ -2,10 +2,19 @@
  * exec_bench: the bench's direct-exec driver and request signer.
  *
  *   exec_bench run -s SECRET -o OUT.tsv [-n RUNS] [-e KEY=VALUE]...
- *                  [-E STDERR_FILE] CASE...
- *       CASE is NAME:BODY:RUNS:PROGRAM [ARG...] (split on spaces), BODY `test` (a signed heart.test)
- *       or `paid` (a signed heart.counted with a heart_id never used
- *       before), RUNS 0 for the -n default.  Runs every case in
+ *                  [-E STDERR_FILE] [-P NAME:COMMAND]... [-D] CASE...
+ *       CASE is NAME:BODY:RUNS:[KEY=VALUE ...] PROGRAM [ARG...] (split on
+ *       spaces; leading KEY=VALUE words are this case's own environment,
+ *       over -e's), BODY `test` (a signed heart.test), `paid` (a signed
+ *       heart.counted with a heart_id never used before), `paid=PREFIX/N`
+ *       (the same for the heart_id PREFIX<k>, k drawn at random below N:
+ *       a duplicate when those votes are in the ledger) or `cmd` (a
+ *       command line, not a CGI request: no CGI environment, nothing on
+ *       standard input, ok when it exits 0), RUNS 0 for the -n default.
+ *       -P runs COMMAND (split on spaces, same environment) before each
+ *       run of case NAME, off the clock, and stops if it fails; -D syncs
+ *       and drops the page cache (root) before every run, off the clock,
+ *       after -P's command.  Runs every case in
  *       interleaved rounds (the start of each round rotates, and a case
  *       with fewer runs is spread evenly over the rounds), each run the
  *       way a web server runs a CGI program: posix_spawn with a CGI
@@ -16,8 +25,10 @@
  *       min max (ms), the child's peak RSS (ru_maxrss, KiB) median
  *       and max (it includes this driver's size: see rss_probe.c), and
  *       the median of its minor page faults (ru_minflt, grant
- *       included).  A run whose output does not start with `Status: 200`
- *       is counted as not ok; the first one is shown on stderr.
+ *       included), then the median of its block reads (ru_inblock, in
+ *       512-byte units: what came from the disk, not the page cache).
+ *       A run whose output does not start with `Status: 200` is counted
+ *       as not ok; the first one is shown on stderr.
  *
  *   exec_bench sign -s SECRET [-k test|paid] [-n N] [-p PREFIX]
  *       Prints N lines `SIGNATURE<TAB>BODY`, signed now with the first
@@ -29,6 +40,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -44,12 +56,15 @@
 
 #define MAX_CASES 16
 #define MAX_ENV 32
+#define MAX_CASE_ENV 8
+#define MAX_ARGS 24
 #define BODY_MAX 1024
+#define nitems_(a) (sizeof(a) / sizeof((a)[0]))
 
 static char secret[512];
 static size_t secret_len;
 
-static void
+static _Noreturn void
 die(const char *what)
 {
 	fprintf(stderr, "exec_bench: %s: %s\n", what, strerror(errno));
@@ -118,12 +133,16 @@ make_body(const char *kind, const char *heart_id, char *body, char *sig,
 
 struct bcase {
 	char name[64];
-	char kind[8];
+	char kind[8];		/* test, paid, cmd */
+	char prefix[64];	/* paid=PREFIX/N: heart_ids PREFIX<k>, k < N */
+	long among;		/* N; 0: a new heart_id each run */
 	const char *program;
-	char *argv[16];
+	char *argv[MAX_ARGS];
+	char *env[MAX_CASE_ENV + 1];	/* the case's own KEY=VALUE */
+	char **prep;		/* -P: argv run before each run, or NULL */
 	int runs, done, ok, stride;
 	double *ms;
-	long *rss, *minflt;
+	long *rss, *minflt, *inblock;
 };
 
 static int
@@ -164,11 +183,101 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static char *envv[MAX_ENV + 16];
-static int envc_fixed;
+/* What a web server sets for any CGI request; PATH for every run. */
+static char *const cgi_env[] = {
+	(char *)"GATEWAY_INTERFACE=CGI/1.1",
+	(char *)"REQUEST_METHOD=POST",
+	(char *)"SERVER_PROTOCOL=HTTP/1.1",
+	(char *)"SERVER_SOFTWARE=exec_bench",
+	(char *)"SERVER_NAME=127.0.0.1",
+	(char *)"SERVER_PORT=80",
+	(char *)"SCRIPT_NAME=/cgi-bin/callback",
+	(char *)"REQUEST_URI=/cgi-bin/callback",
+	(char *)"QUERY_STRING=",
+	(char *)"REMOTE_ADDR=127.0.0.1",
+	(char *)"REMOTE_PORT=40000",
+	(char *)"CONTENT_TYPE=application/json",
+};
+static char *user_env[MAX_ENV];		/* -e */
+static int user_envc;
+/* One run's environment: the case's, -e's, then the CGI request's. */
+static char *envv[MAX_CASE_ENV + MAX_ENV + nitems_(cgi_env) + 5];
 static char env_cl[64], env_sig[256], env_event[64];
 static int errfd = -1;
 static int shown_failure;
+static int drop_caches;
+
+static bool
+same_key(const char *a, const char *b)
+{
+	size_t n = strcspn(a, "=");
+
+	return strncmp(a, b, n) == 0 && b[n] == '=';
+}
+
+static void
+build_env(const struct bcase *c)
+{
+	int n = 0;
+
+	for (int i = 0; c->env[i] != NULL; i++)
+		envv[n++] = c->env[i];
+	for (int i = 0; i < user_envc; i++) {
+		bool mine = false;
+
+		for (int j = 0; c->env[j] != NULL; j++)
+			mine |= same_key(c->env[j], user_env[i]);
+		if (!mine)
+			envv[n++] = user_env[i];
+	}
+	envv[n++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
+	if (strcmp(c->kind, "cmd") != 0) {
+		for (size_t i = 0; i < nitems_(cgi_env); i++)
+			envv[n++] = cgi_env[i];
+		envv[n++] = env_cl;
+		envv[n++] = env_sig;
+		envv[n++] = env_event;
+	}
+	envv[n] = NULL;
+}
+
+/* -P's command, then -D's sync and drop: what a run must not time. */
+static void
+before_run(const struct bcase *c)
+{
+	static const char three[] = "3\n";
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status, fd;
+
+	if (c->prep != NULL) {
+		if (posix_spawn_file_actions_init(&fa) != 0 ||
+		    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+		    O_RDONLY, 0) != 0 ||
+		    posix_spawn_file_actions_adddup2(&fa, errfd, 1) != 0 ||
+		    posix_spawn_file_actions_adddup2(&fa, errfd, 2) != 0)
+			die("posix_spawn_file_actions");
+		errno = posix_spawn(&pid, c->prep[0], &fa, NULL, c->prep, envv);
+		if (errno != 0)
+			die(c->prep[0]);
+		(void)posix_spawn_file_actions_destroy(&fa);
+		while (waitpid(pid, &status, 0) == -1)
+			if (errno != EINTR)
+				die("waitpid");
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "exec_bench: %s: %s failed (status %d)\n",
+			    c->name, c->prep[0], status);
+			exit(2);
+		}
+	}
+	if (drop_caches) {
+		sync();
+		if ((fd = open("/proc/sys/vm/drop_caches", O_WRONLY |
+		    O_CLOEXEC)) == -1 || write(fd, three, sizeof(three) - 1) !=
+		    (ssize_t)(sizeof(three) - 1) || close(fd) == -1)
+			die("/proc/sys/vm/drop_caches");
+	}
+}
 
 /* One spawn -> reap of c with this body; records time and peak RSS. */
 static void
@@ -186,7 +295,10 @@ run_once(struct bcase *c, const char *body, size_t blen)
 	double t0, t1;
 	const char *p = body;
 	size_t left = blen;
+	bool ok;
 
+	build_env(c);
+	before_run(c);
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
 		die("pipe");
 	if (posix_spawn_file_actions_init(&fa) != 0 ||
@@ -245,63 +357,101 @@ run_once(struct bcase *c, const char *body, size_t blen)
 	c->ms[c->done] = t1 - t0;
 	c->rss[c->done] = ru.ru_maxrss;
 	c->minflt[c->done] = ru.ru_minflt;
+	c->inblock[c->done] = ru.ru_inblock;
 	c->done++;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    strncmp(head, "Status: 200", 11) == 0)
+	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (strcmp(c->kind, "cmd") != 0)
+		ok = ok && strncmp(head, "Status: 200", 11) == 0;
+	if (ok)
 		c->ok++;
 	else if (!shown_failure) {
 		shown_failure = 1;
-		fprintf(stderr, "exec_bench: %s: not a 200 (exit status %d): "
-		    "%.200s\n", c->name, status, head);
+		fprintf(stderr, "exec_bench: %s: not a %s (exit status %d): "
+		    "%.200s\n", c->name, strcmp(c->kind, "cmd") == 0 ?
+		    "success" : "200", status, head);
 	}
 }
 
-static void
+static _Noreturn void
 usage(void)
 {
 	fprintf(stderr,
 	    "usage: exec_bench run -s SECRET -o OUT.tsv [-n RUNS] "
-	    "[-e KEY=VALUE]... [-E STDERR_FILE] NAME:BODY:RUNS:PROGRAM...\n"
+	    "[-e KEY=VALUE]... [-E STDERR_FILE] [-P NAME:COMMAND]... [-D]\n"
+	    "                      NAME:BODY:RUNS:[KEY=VALUE ...] "
+	    "PROGRAM [ARG...]...\n"
 	    "       exec_bench sign -s SECRET [-k test|paid] [-n N] "
 	    "[-p PREFIX]\n");
 	exit(2);
+}
+
+/* Splits s on spaces into v (at most max words, then NULL); the count. */
+static int
+split(char *s, char **v, int max)
+{
+	char *save = NULL, *w = strtok_r(s, " ", &save);
+	int a = 0;
+
+	while (w != NULL) {
+		if (a == max)
+			usage();
+		v[a++] = w;
+		w = strtok_r(NULL, " ", &save);
+	}
+	v[a] = NULL;
+	return a;
+}
+
+/* BODY: test, paid, paid=PREFIX/N or cmd. */
+static void
+parse_kind(struct bcase *c, const char *body)
+{
+	const char *slash;
+	char *end;
+
+	if (strncmp(body, "paid=", 5) == 0 &&
+	    (slash = strrchr(body, '/')) != NULL &&
+	    (size_t)(slash - body - 5) < sizeof(c->prefix)) {
+		memcpy(c->prefix, body + 5, (size_t)(slash - body - 5));
+		c->among = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || c->among < 1)
+			usage();
+		body = "paid";
+	}
+	if (strcmp(body, "test") != 0 && strcmp(body, "paid") != 0 &&
+	    strcmp(body, "cmd") != 0)
+		usage();
+	(void)snprintf(c->kind, sizeof(c->kind), "%s", body);
 }
 
 static int
 cmd_run(int argc, char **argv)
 {
 	struct bcase cases[MAX_CASES];
-	int ncases = 0, runs = 300, opt, rounds = 0;
+	char *preps[MAX_CASES];
+	int ncases = 0, npreps = 0, runs = 300, opt, rounds = 0;
 	const char *out_path = NULL, *secret_path = NULL, *err_path = "/dev/null";
 	char body[BODY_MAX], heart_id[128], sig[160];
 	FILE *out;
-	unsigned long serial = 0;
+	unsigned long serial = 0, draw = 0x9e3779b97f4a7c15UL;
 
-	envv[envc_fixed++] = (char *)"GATEWAY_INTERFACE=CGI/1.1";
-	envv[envc_fixed++] = (char *)"REQUEST_METHOD=POST";
-	envv[envc_fixed++] = (char *)"SERVER_PROTOCOL=HTTP/1.1";
-	envv[envc_fixed++] = (char *)"SERVER_SOFTWARE=exec_bench";
-	envv[envc_fixed++] = (char *)"SERVER_NAME=127.0.0.1";
-	envv[envc_fixed++] = (char *)"SERVER_PORT=80";
-	envv[envc_fixed++] = (char *)"SCRIPT_NAME=/cgi-bin/callback";
-	envv[envc_fixed++] = (char *)"REQUEST_URI=/cgi-bin/callback";
-	envv[envc_fixed++] = (char *)"QUERY_STRING=";
-	envv[envc_fixed++] = (char *)"REMOTE_ADDR=127.0.0.1";
-	envv[envc_fixed++] = (char *)"REMOTE_PORT=40000";
-	envv[envc_fixed++] = (char *)"CONTENT_TYPE=application/json";
-	envv[envc_fixed++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
-
-	while ((opt = getopt(argc, argv, "s:o:n:e:E:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:o:n:e:E:P:D")) != -1) {
 		switch (opt) {
 		case 's': secret_path = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 'n': runs = atoi(optarg); break;
 		case 'e':
-			if (envc_fixed >= MAX_ENV)
+			if (user_envc >= MAX_ENV)
 				usage();
-			envv[envc_fixed++] = optarg;
+			user_env[user_envc++] = optarg;
 			break;
 		case 'E': err_path = optarg; break;
+		case 'P':
+			if (npreps >= MAX_CASES)
+				usage();
+			preps[npreps++] = optarg;
+			break;
+		case 'D': drop_caches = 1; break;
 		default: usage();
 		}
 	}
@@ -309,10 +459,6 @@ cmd_run(int argc, char **argv)
 	    optind >= argc)
 		usage();
 	load_secret(secret_path);
-	envv[envc_fixed] = env_cl;
-	envv[envc_fixed + 1] = env_sig;
-	envv[envc_fixed + 2] = env_event;
-	envv[envc_fixed + 3] = NULL;
 	if ((errfd = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0644)) == -1)
 		die(err_path);
@@ -321,8 +467,8 @@ cmd_run(int argc, char **argv)
 
 	for (int i = optind; i < argc; i++) {
 		struct bcase *c = &cases[ncases];
-		char *spec = argv[i], *f[4];
-		int k = 0;
+		char *spec = argv[i], *f[4], *words[MAX_CASE_ENV + MAX_ARGS + 1];
+		int k = 0, nw, e = 0;
 
 		if (ncases == MAX_CASES)
 			usage();
@@ -336,35 +482,48 @@ cmd_run(int argc, char **argv)
 		}
 		memset(c, 0, sizeof(*c));
 		(void)snprintf(c->name, sizeof(c->name), "%s", f[0]);
-		(void)snprintf(c->kind, sizeof(c->kind), "%s", f[1]);
-		if (strcmp(c->kind, "test") != 0 && strcmp(c->kind, "paid") != 0)
-			usage();
+		parse_kind(c, f[1]);
 		c->runs = atoi(f[2]) > 0 ? atoi(f[2]) : runs;
-		/* PROGRAM [ARG...], split on spaces. */
-		{
-			char *save = NULL, *w = strtok_r(f[3], " ", &save);
-			int a = 0;
-
-			while (w != NULL) {
-				if (a == 15)
-					usage();
-				c->argv[a++] = w;
-				w = strtok_r(NULL, " ", &save);
-			}
-			if (a == 0)
-				usage();
-			c->program = c->argv[0];
+		/* [KEY=VALUE ...] PROGRAM [ARG...], split on spaces. */
+		nw = split(f[3], words, MAX_CASE_ENV + MAX_ARGS);
+		while (e < nw && e < MAX_CASE_ENV && words[e][0] != '/' &&
+		    strchr(words[e], '=') != NULL) {
+			c->env[e] = words[e];
+			e++;
 		}
+		if (e == nw || nw - e >= MAX_ARGS)
+			usage();
+		for (k = e; k <= nw; k++)
+			c->argv[k - e] = words[k];
+		c->program = c->argv[0];
 		if (access(c->program, X_OK) != 0)
 			die(c->program);
 		c->ms = calloc((size_t)c->runs, sizeof(double));
 		c->rss = calloc((size_t)c->runs, sizeof(long));
 		c->minflt = calloc((size_t)c->runs, sizeof(long));
-		if (c->ms == NULL || c->rss == NULL || c->minflt == NULL)
+		c->inblock = calloc((size_t)c->runs, sizeof(long));
+		if (c->ms == NULL || c->rss == NULL || c->minflt == NULL ||
+		    c->inblock == NULL)
 			die("calloc");
 		if (c->runs > rounds)
 			rounds = c->runs;
 		ncases++;
+	}
+	/* -P NAME:COMMAND, for a case named above. */
+	for (int i = 0; i < npreps; i++) {
+		char *colon = strchr(preps[i], ':');
+		int j;
+
+		if (colon == NULL)
+			usage();
+		*colon = '\0';
+		for (j = 0; j < ncases; j++)
+			if (strcmp(cases[j].name, preps[i]) == 0)
+				break;
+		if (j == ncases || (cases[j].prep = calloc(MAX_ARGS + 1,
+		    sizeof(char *))) == NULL || split(colon + 1, cases[j].prep,
+		    MAX_ARGS) == 0)
+			usage();
 	}
 	for (int i = 0; i < ncases; i++)
 		cases[i].stride = rounds / cases[i].runs;
@@ -373,22 +532,34 @@ cmd_run(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		for (int j = 0; j < ncases; j++) {
 			struct bcase *c = &cases[(r + j) % ncases];
-			size_t blen;
+			size_t blen = 0;
 
 			if (c->done >= c->runs || r % c->stride != 0)
 				continue;
-			(void)snprintf(heart_id, sizeof(heart_id),
-			    "bench-%ld-%ld-%lu", (long)getpid(),
-			    (long)time(NULL), serial++);
-			blen = make_body(c->kind, heart_id, body, sig,
-			    sizeof(sig));
-			(void)snprintf(env_sig, sizeof(env_sig),
-			    "HTTP_X_MMOLOVE_SIGNATURE=%s", sig);
-			(void)snprintf(env_cl, sizeof(env_cl), "CONTENT_LENGTH=%zu",
-			    blen);
-			(void)snprintf(env_event, sizeof(env_event),
-			    "HTTP_X_MMOLOVE_EVENT=%s", strcmp(c->kind, "test") == 0 ?
-			    "heart.test" : "heart.counted");
+			if (c->among > 0) {
+				/* xorshift64: any of the N, evenly enough. */
+				draw ^= draw << 13;
+				draw ^= draw >> 7;
+				draw ^= draw << 17;
+				(void)snprintf(heart_id, sizeof(heart_id),
+				    "%s%lu", c->prefix,
+				    draw % (unsigned long)c->among);
+			} else
+				(void)snprintf(heart_id, sizeof(heart_id),
+				    "bench-%ld-%ld-%lu", (long)getpid(),
+				    (long)time(NULL), serial++);
+			if (strcmp(c->kind, "cmd") != 0) {
+				blen = make_body(c->kind, heart_id, body, sig,
+				    sizeof(sig));
+				(void)snprintf(env_sig, sizeof(env_sig),
+				    "HTTP_X_MMOLOVE_SIGNATURE=%s", sig);
+				(void)snprintf(env_cl, sizeof(env_cl),
+				    "CONTENT_LENGTH=%zu", blen);
+				(void)snprintf(env_event, sizeof(env_event),
+				    "HTTP_X_MMOLOVE_EVENT=%s",
+				    strcmp(c->kind, "test") == 0 ?
+				    "heart.test" : "heart.counted");
+			}
 			run_once(c, body, blen);
 		}
 	}
@@ -400,14 +571,15 @@ cmd_run(int argc, char **argv)
 		qsort(c->ms, (size_t)c->done, sizeof(double), cmp_double);
 		qsort(c->rss, (size_t)c->done, sizeof(long), cmp_long);
 		qsort(c->minflt, (size_t)c->done, sizeof(long), cmp_long);
+		qsort(c->inblock, (size_t)c->done, sizeof(long), cmp_long);
 		for (int k = 0; k < c->done; k++)
 			sum += c->ms[k];
 		fprintf(out, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f"
-		    "\t%ld\t%ld\t%ld\n", c->name, c->done, c->ok,
+		    "\t%ld\t%ld\t%ld\t%ld\n", c->name, c->done, c->ok,
 		    pct(c->ms, c->done, 50), pct(c->ms, c->done, 90),
 		    pct(c->ms, c->done, 99), sum / c->done, c->ms[0],
 		    c->ms[c->done - 1], c->rss[c->done / 2], c->rss[c->done - 1],
-		    c->minflt[c->done / 2]);
+		    c->minflt[c->done / 2], c->inblock[c->done / 2]);
 	}
 	if (fclose(out) != 0)
 		die(out_path);

@@ -4,6 +4,7 @@
 Every ratio compares figures taken interleaved in the same run.  Targets
 are issue 5's; "met" / "not met" informs, it never fails anything.
 """
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -12,6 +13,7 @@ from collections import defaultdict
 def load(path):
     machine, execs, rss, wrk, mem = {}, {}, {}, defaultdict(list), {}
     strace, callgrind, outcomes, strace_fcgi = {}, {}, "", {}
+    ledger, fsync, ledger_outcomes = {}, {}, {}
     for line in open(path, encoding="utf-8"):
         f = line.rstrip("\n").split("\t")
         kind = f[0]
@@ -23,7 +25,8 @@ def load(path):
             med, p90, p99, mean, lo, hi = map(float, f[4:10])
             execs[name] = dict(n=n, ok=ok, med=med, p90=p90, p99=p99,
                                mean=mean, min=lo, max=hi,
-                               minflt=int(f[12]) if len(f) > 12 else None)
+                               minflt=int(f[12]) if len(f) > 12 else None,
+                               inblock=int(f[13]) if len(f) > 13 else None)
         elif kind == "rss_cgi":
             rss[f[1]] = (int(f[2]), int(f[3])) if f[2] else None
         elif kind == "wrk":
@@ -42,8 +45,15 @@ def load(path):
             callgrind[f[1]] = int(f[2].replace(",", "")) if f[2] else None
         elif kind == "outcomes":
             outcomes = f[1]
+        elif kind == "ledger":
+            ledger[f[1]] = f[2:]
+        elif kind == "fsync":
+            fsync[f[1]] = (int(f[2] or 0), f[3] if len(f) > 3 else "")
+        elif kind == "ledger_outcomes":
+            ledger_outcomes[f[1]] = f[2] if len(f) > 2 else ""
     return (machine, execs, rss, wrk, mem, strace, callgrind, outcomes,
-            strace_fcgi)
+            strace_fcgi, dict(ledger=ledger, fsync=fsync,
+                              outcomes=ledger_outcomes))
 
 
 def ms(v):
@@ -54,9 +64,167 @@ def verdict(ok, warn=""):
     return ("met" if ok else "**not met**") + (" " + warn if warn else "")
 
 
+def fsync_class(path):
+    """What a synced descriptor is, from its path (strace -y)."""
+    if path.endswith("/votes"):
+        return "votes/"
+    if path.endswith("/queue"):
+        return "queue/"
+    if "/votes/.new-" in path:
+        return "new record, temporary name"
+    if "/votes/" in path:
+        return "record"
+    return path
+
+
+def fsync_summary(listing):
+    """"fsync(new record) 0.54 ms, ..." from "call(path) secs, ..."."""
+    calls = {}
+    order = []
+    for item in listing.split(", ") if listing else []:
+        m = re.match(r"([a-z_]+)\((.*)\) ([0-9.]+)$", item)
+        if not m:
+            continue
+        key = "%s(%s)" % (m.group(1), fsync_class(m.group(2)))
+        if key not in calls:
+            order.append(key)
+            calls[key] = []
+        calls[key].append(float(m.group(3)) * 1e3)
+    return ", ".join(
+        "%s%s %.2f ms%s" % (k, " × %d" % len(calls[k]) if len(calls[k]) > 1
+                            else "", statistics.median(calls[k]),
+                            " median" if len(calls[k]) > 1 else "")
+        for k in order)
+
+
+def ledger_section(w, execs, scale):
+    """Rows g and h: the ledger at a million records (issue 9)."""
+    led, fsync, outs = scale["ledger"], scale["fsync"], scale["outcomes"]
+    if not led:
+        return
+    w("")
+    w("## The ledger at scale (issue 9)")
+    w("")
+    if "skipped" in led:
+        w("Rows g and h skipped: %s." % led["skipped"][0])
+        return
+    n = int(led["records"][0])
+    big = "{:,}".format(n).replace(",", " ")
+    w("One state directory holds %s settled records (98 %% paid, 1 %% "
+      "refused, 1 %% dead), the other starts empty; the same binary runs "
+      "on both, interleaved (direct exec as in row a, signed POST, `grant "
+      "= /bin/true`). Targets are issue 9's." % big)
+    w("")
+    w("| row | with %s records | with none | ratio | target | |" % big)
+    w("|---|---|---|---|---|---|")
+
+    def cell(name, disk=False):
+        e = execs[name]
+        return "%s median, %s p99 (%d runs)%s" % (
+            ms(e["med"]), ms(e["p99"]), e["n"],
+            "; %d KiB read from disk (median)" % (e["inblock"] // 2)
+            if disk and e.get("inblock") is not None else "")
+
+    def warn(*names):
+        bad = [x for x in names if execs[x]["ok"] != execs[x]["n"]]
+        return "(%s: not all ok)" % ", ".join(bad) if bad else ""
+
+    rows = (
+        ("g. a new paid vote", "new", 1.20),
+        ("g. a duplicate delivery (a settled vote drawn at random / the "
+         "one paid vote)", "dup", 1.20),
+        ("h. `--drain`, 10 queued votes among the settled ones", "drain",
+         1.50),
+    )
+    for prefix, ctx in (("", False), ("cold-", True)):
+        for label, key, target in rows:
+            a, b = prefix + key + "-1m", prefix + key + "-0"
+            if a not in execs or b not in execs:
+                continue
+            r = execs[a]["med"] / execs[b]["med"]
+            if ctx:
+                label = label.replace("g.", "g′.").replace("h.", "h′.") + \
+                    ", page cache dropped before each run"
+            w("| %s | %s | %s | %.2f× | %s | %s |" % (
+                label, cell(a, ctx), cell(b, ctx), r,
+                "(context)" if ctx else "≤ %.2f×" % target,
+                warn(a, b) if ctx else verdict(r <= target, warn(a, b))))
+    w("")
+    gen = led.get("gen", [])
+    fill = led.get("fill", [])
+    w("The %s records are kept between runs in `%s`, on %s. Generated by "
+      "`bench/ledger_gen` (straight in the ledger's format, no fsync, one "
+      "syncfs at the end) on %s in %s s (%s). This run's `ledger_gen "
+      "fill`, which removes what earlier runs added and writes what is "
+      "missing: %s s (%s). Then all read back once, so that the rows "
+      "above start from a warm page cache: %s.%s The cold rows (′) drop "
+      "the page cache before every run, so the driver and the programs "
+      "run as root there (`allow_root = yes`)." % (
+          big, led["dir"][0], led["fs"][0],
+          gen[0] if gen else "?", gen[1] if len(gen) > 1 else "?",
+          gen[2] if len(gen) > 2 else "?", fill[0] if fill else "?",
+          fill[1] if len(fill) > 1 else "?",
+          led.get("warm", ["?"])[0],
+          " DAMON runs on this machine (%s): the page cache keeps only "
+          "what was touched lately, however much memory is free, so a "
+          "record not read for a minute is read from disk again." %
+          led["damon"][0] if led.get("damon", ["none"])[0] != "none"
+          else ""))
+    if "du" in led:
+        used, apparent, files, dirstat = led["du"]
+        dsize, dblocks, dbsize = (int(x) for x in dirstat.split())
+        files = int(files)
+        dirb = dblocks * dbsize
+        line = ("Space per record: %.0f bytes of blocks for the file (%.0f "
+                "bytes in it), plus %.0f bytes of the `votes/` folder "
+                "(%.1f MiB for %d entries): %.0f bytes in all, and one "
+                "inode." % (
+                    int(used) / files, int(apparent) / files, dirb / files,
+                    dirb / 1048576, files, (int(used) + dirb) / files))
+        # df's rise means something only when the files were created.
+        if len(gen) > 4 and re.search(r"\bkept 0 ", gen[2]):
+            ub, ib = (int(x) for x in gen[3].split())
+            ua, ia = (int(x) for x in gen[4].split())
+            line += (" While they were generated, `df` rose by %.0f bytes "
+                     "and `df -i` by %.3f inodes per record (the whole "
+                     "file system: other processes' files count too)." % (
+                         (ua - ub) / n, (ia - ib) / n))
+        w("")
+        w(line)
+    if fsync:
+        w("")
+        w("| one delivery, under `strace -f -T -y` | fsync-family calls | "
+          "which, and how long each took |")
+        w("|---|---|---|")
+        labels = (
+            ("new-1m", "a new paid vote, %s records (sync grant)" % big),
+            ("new-0", "a new paid vote, empty ledger"),
+            ("dup-1m", "a duplicate, %s records" % big),
+            ("queued-0", "a new vote with `grant_mode = queue` "
+             "(marker and record)"),
+            ("drain-1m", "`--drain` of 10 queued votes (per vote: ÷ 10)"),
+        )
+        for key, label in labels:
+            if key in fsync:
+                count, listing = fsync[key]
+                w("| %s | %d | %s |" % (label, count,
+                                        fsync_summary(listing) or "—"))
+    if outs:
+        odd = [k for k, v in outs.items() for item in v.split(", ")
+               if item and item.split()[1] not in ("paid", "duplicate",
+                                                   "queued")]
+        w("")
+        w("Audit log outcomes (method outcome count), per state directory "
+          "and configuration: %s. Every new vote must read `paid`, every "
+          "duplicate `duplicate`, every drained vote `paid`%s." % (
+              "; ".join("%s: %s" % kv for kv in outs.items()),
+              ": **not so in %s**" % ", ".join(sorted(set(odd))) if odd
+              else " (so they do)"))
+
+
 def main():
     (machine, execs, rss, wrk, mem, strace, callgrind, outcomes,
-     strace_fcgi) = load(sys.argv[1])
+     strace_fcgi, scale) = load(sys.argv[1])
     out = []
     w = out.append
     w("# mmolove.cgi benchmark")
@@ -226,6 +394,8 @@ def main():
         w("")
         w("Audit log outcomes over the whole run (paid votes must read "
           "`paid`, never `duplicate`): %s." % outcomes)
+
+    ledger_section(w, execs, scale)
 
     if strace or callgrind:
         w("")

@@ -19,6 +19,14 @@
 #                         its memory is read again (e)
 #   BENCH_PROFILE=1       0 skips the strace/callgrind cost breakdown
 #   BENCH_KEEP=0          1 keeps the working directory (logs, ledger)
+#   BENCH_LEDGER_RECORDS=1000000   records in the big ledger (g, h); 0
+#                         skips those rows (they need ~4.2 GiB and as many
+#                         inodes, kept in BENCH_LEDGER_DIR between runs)
+#   BENCH_LEDGER_DIR=build/bench-ledger   where that ledger is kept
+#   BENCH_LEDGER_RUNS=$BENCH_RUNS  runs per case of row g
+#   BENCH_DRAIN_RUNS=100  --drain runs per case (h)
+#   BENCH_COLD_RUNS=15    runs per case with the page cache dropped before
+#                         each (g, h; root only; 0 skips)
 #
 # Writes build/bench/RESULTS.md (also printed) and build/bench/raw.tsv.
 # As root, every server, worker and CGI program runs as nobody.  Servers
@@ -46,7 +54,7 @@ fail() { echo "bench: $*" >&2; exit 1; }
 
 for f in "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
     "$B/noop-dynamic.cgi" \
-    "$B/exec_bench" "$B/rss_probe"; do
+    "$B/exec_bench" "$B/rss_probe" "$B/ledger_gen"; do
 	[ -x "$f" ] || fail "$f is missing (make bench-build)"
 done
 for cmd in lighttpd spawn-fcgi wrk curl python3 openssl jq; do
@@ -88,7 +96,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rm -f "$B"/RESULTS.md "$B"/raw.tsv "$B"/trace-*.txt "$B"/strace-*.txt \
-    "$B"/fcgi-strace-*.txt "$B"/callgrind-*.txt
+    "$B"/fcgi-strace-*.txt "$B"/callgrind-*.txt "$B"/fsync-*.txt
 mkdir -p "$B" "$W/bin" "$W/cgi-bin" "$W/state/floor" "$W/state/ffloor" \
     "$W/run" "$W/htdocs" "$W/lists" "$W/prof"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
@@ -144,6 +152,12 @@ raw machine floor_link "$(linking "$B/noop.cgi")"
 EB=(timeout 300 "${AS[@]+"${AS[@]}"}" "$B/exec_bench")
 ENVS=(-e "MMOLOVE_CONFIG=$W/mmolove.conf" -e "SECRET_FILE=$W/secret"
     -e "BENCH_FSYNC_DIR=$W/state/floor")
+
+# The million-record ledger (g, h) first: generating or cleaning it
+# ends with a sync, so no writeback of it is left to disturb a row.
+# shellcheck source=bench/ledger.sh
+. "$top/bench/ledger.sh"
+ledger_setup
 
 # --- a, b, f: direct exec ---------------------------------------------------------
 say "checking that every program answers 200"
@@ -401,6 +415,9 @@ if [ "$PROFILE" = 1 ] && [ "$(id -u)" = 0 ] && command -v strace >/dev/null; the
 fi
 
 stop_all
+
+# --- g, h: the ledger at a million records ----------------------------------------
+ledger_rows
 
 # --- what costs what ------------------------------------------------------------
 if [ "$PROFILE" = 1 ]; then
