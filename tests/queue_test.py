@@ -17,7 +17,9 @@ The grant is a small shell script (QUEUE_GRANT) that marks each run's
 start ("S pid ns"), end ("E pid ns") and exit status ("X pid rc") in
 rec/marks.<heart_id>, and notes any earlier run of the same vote still
 alive as it starts ("O pid other").  Its action `outage` exits 75
-("try again later") until the file rec/recovered exists, then 0.
+("try again later") until the file rec/recovered exists, then 0.  While
+rec/hold.<heart_id> exists a run of that vote waits (at most ~15 s)
+after its start mark.
 
 `--soak` (make soak) runs the outage with 300 votes and 10 rounds of
 the concurrent burst; `make test` runs 24 votes and 2 rounds (~5 s).
@@ -26,16 +28,23 @@ tests/grant_sql_test.sh (drain_kills), beside the database it needs.
 Ends with `N passed, M failed`.
 """
 
+import json
 import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import cgi_test
+import fastcgi_test
 import ledger_test
 import testlib
-from testlib import OPTS, Fail, check, eq, new_hid, now, poll, test
+from testlib import (CLEAN_PATH, OPTS, Fail, check, eq, new_hid, now,
+                     poll, test)
 
 BACKOFF_FIRST = 60
 BACKOFF_MAX = 6 * 3600
@@ -57,6 +66,8 @@ if [ -f "$M" ]; then
 fi
 echo "S $me $(date +%s%N)" >> "$M"
 printf '%s\n' "$2" >> "$R/count"
+h=0
+while [ -e "$R/hold.$2" ] && [ $h -lt 2000 ]; do sleep 0.005; h=$((h+1)); done
 rc=0
 case "$act" in
 outage) [ -e "$R/recovered" ] || rc=75 ;;
@@ -394,12 +405,43 @@ def outage_longer_than_mmolove_retries(ctx):
 
 # ========================================== 3. deliveries beside drains
 
-def burst(e, bodies, drains):
+def fcgi_deliver(w, e, body, go, out, i):
+    """One delivery through the FastCGI worker w, sent once go is set."""
+    params = fastcgi_test.Env.params(e, body)
+    go.wait(30)
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        try:
+            s.connect(w.sock_path)
+            s.sendall(fastcgi_test.fcgi_request(1, params, body))
+            out[i] = fastcgi_test.fcgi_read_response(s, 1, 30)
+        finally:
+            s.close()
+    except Exception as ex:     # reported by the caller as a bad answer
+        out[i] = ex
+
+
+def burst(e, bodies, drains, release=None, worker=None, fcgi_bodies=(),
+          repeat=1):
     """len(bodies) deliveries and `drains` `--drain --now` processes,
     all started first, each held at a barrier (a delivery reads its body
     from stdin, a drain waits for a line there), then all released at
-    once.  Returns (answers, drain outputs)."""
+    once.  With worker, fcgi_bodies are delivered through that FastCGI
+    worker at the same moment (one connection each, from threads); then
+    release() is called.  Each drain process runs `--drain --now`
+    `repeat` times in a row (one summary line each).  Returns (answers,
+    drain outputs), the FastCGI answers (Resp, or the exception) last
+    among the answers."""
     procs, dprocs = [], []
+    go = threading.Event()
+    fanswers = [None] * len(fcgi_bodies)
+    threads = [threading.Thread(target=fcgi_deliver,
+                                args=(worker, e, b, go, fanswers, i))
+               for i, b in enumerate(fcgi_bodies)]
+    e.requests += len(fcgi_bodies)
+    for t in threads:
+        t.start()
     try:
         for b in bodies:
             env = e.cgi_env("POST")
@@ -415,8 +457,8 @@ def burst(e, bodies, drains):
         denv = {"PATH": cgi_test.CGI_PATH, "MMOLOVE_CONFIG": e.config_path}
         for _ in range(drains):
             dprocs.append(subprocess.Popen(
-                ["sh", "-c", 'read go && exec "$0" --drain --now',
-                 OPTS.binary], env=denv, cwd=e.dir, stdin=subprocess.PIPE,
+                ["sh", "-c", 'read go && ' + '"$0" --drain --now && ' *
+                 (repeat - 1) + 'exec "$0" --drain --now', OPTS.binary], env=denv, cwd=e.dir, stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 close_fds=True))
         for p, b in zip(procs, bodies):
@@ -425,8 +467,11 @@ def burst(e, bodies, drains):
         for p in dprocs:
             p.stdin.write(b"go\n")
             p.stdin.flush()
+        go.set()
         for p in procs + dprocs:
             p.stdin.close()
+        if release is not None:
+            release()
         answers = []
         for p in procs:
             raw = p.stdout.read()
@@ -438,8 +483,11 @@ def burst(e, bodies, drains):
             out, err = p.stdout.read(), p.stderr.read()
             p.wait(timeout=60)
             outs.append((p.returncode, out, err))
-        return answers, outs
+        for t in threads:
+            t.join(60)
+        return answers + fanswers, outs
     finally:
+        go.set()
         for p in procs + dprocs:
             if p.poll() is None:
                 p.kill()
@@ -521,6 +569,175 @@ def burst_64_deliveries_2_drains(ctx):
              "one; %d stranded, %d paid more than once" % (
                  rounds, time.monotonic() - t0, total_paid_by_burst,
                  16 * rounds, stranded, twice))
+    if failures:
+        raise Fail("%d of %d rounds: %s" % (len(failures), rounds,
+                                            " | ".join(failures[:3])))
+
+
+class SpawnFcgi:
+    """A worker as `spawn-fcgi -n -s SOCKET -- mmolove.cgi` starts it:
+    spawn-fcgi binds the socket and execs the binary on it (fd 0), on
+    the test's config and state_dir."""
+
+    def __init__(self, e):
+        if shutil.which("spawn-fcgi") is None:
+            raise Fail("spawn-fcgi is not installed (make deps)")
+        self.sock_path = os.path.join(e.dir, "w.sock")
+        self.err_path = os.path.join(e.dir, "worker.stderr")
+        with open(self.err_path, "wb") as err:
+            self.p = subprocess.Popen(
+                ["spawn-fcgi", "-n", "-s", self.sock_path, "-M", "0600",
+                 "--", OPTS.binary], env={"PATH": CLEAN_PATH,
+                                          "MMOLOVE_CONFIG": e.config_path},
+                cwd=e.dir, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=err, close_fds=True)
+        self.pid = self.p.pid
+        check(poll(lambda: os.path.exists(self.sock_path) and
+                   os.path.realpath("/proc/%d/exe" % self.pid) ==
+                   os.path.realpath(OPTS.binary), 10),
+              "spawn-fcgi did not exec the binary on %s" % self.sock_path)
+
+    def check_alive(self, what):
+        if self.p.poll() is not None:
+            with open(self.err_path, "rb") as f:
+                raise Fail("the FastCGI worker is gone %s (exit %r, "
+                           "stderr %r)" % (what, self.p.returncode,
+                                           f.read()[-300:]))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def parent_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@test
+def burst_with_draining_fastcgi_worker(ctx):
+    """burst_64_deliveries_2_drains with a third drainer: a real
+    spawn-fcgi worker on the same config and state_dir, idle, so it pays
+    due votes itself between requests.  Each round, a lead vote held
+    shut (rec/hold.<hid>) is first taken up by the worker (its grant's
+    parent is the worker), so the worker is draining when the burst
+    starts; the hold is lifted as the 64 deliveries (16 heart_ids x 4,
+    8 of them through the worker's own socket) and the 2 --drain --now
+    are released (each drain process runs --drain --now three times in
+    a row, so they meet the votes as they are queued), and the worker
+    goes on through the queue at full speed, answering its requests
+    between grants.  Every delivery
+    answers 200 (one queued per heart_id, else duplicate); every vote,
+    the lead too, is paid exactly once (its marks), no two runs of a
+    vote overlap; the worker empties the queue by itself; the paid drain
+    log lines are one per vote."""
+    rounds = 10 if OPTS.soak else 2
+    e = ctx.env(action="sleep 0.02")
+    w = SpawnFcgi(e)
+    failures = []
+    by_worker = by_cli = 0
+    t0 = time.monotonic()
+    try:
+        for rnd in range(rounds):
+            problems = []
+            lead = new_hid("lead%d" % rnd)
+            hold = os.path.join(e.rec, "hold." + lead)
+            with open(hold, "w"):
+                pass
+            r = e.post(e.body(heart_id=lead))
+            eq(r.status, 200, "round %d: the lead vote's delivery" % rnd)
+            check(poll(lambda: e.marks(lead).runs == 1, 10),
+                  "round %d: the worker did not take up the lead vote" % rnd)
+            lead_pid = list(e.marks(lead).starts)[0]
+            eq(parent_of(lead_pid), w.pid, "round %d: the lead grant's "
+               "parent (the worker)" % rnd)
+            logs = e.new_logs()
+
+            hids = [new_hid("f%d_%02d" % (rnd, i)) for i in range(16)]
+            one = {h: e.body(heart_id=h) for h in hids}
+            bodies = [one[h] for h in hids for _ in range(4)]
+            order = sorted(range(len(bodies)), key=lambda i: (i % 4, i))
+            bodies = [bodies[i] for i in order]
+            # Every 8th through the worker: 8 FastCGI, 56 CGI.
+            fcgi = bodies[::8]
+            cgi = [b for i, b in enumerate(bodies) if i % 8]
+            answers, outs = burst(e, cgi, 2, release=lambda: os.unlink(hold),
+                                  worker=w, fcgi_bodies=fcgi, repeat=3)
+            for rc, out, err in outs:
+                if rc != 0:
+                    problems.append("a drain exited %d (%r)" % (
+                        rc, err[-200:]))
+            cli_paid = sum(int(m.group(1)) for _, out, _ in outs
+                           for m in SUMMARY.finditer(out))
+            bad = [a if isinstance(a, Exception) else (a.status, a.error)
+                   for a in answers if isinstance(a, Exception) or
+                   a.status != 200 or a.error]
+            if bad:
+                problems.append("%d answers not 200: %r" % (len(bad),
+                                                            bad[:3]))
+            everything = hids + [lead]
+            # The worker alone empties the queue; it writes a line just
+            # after each answer, so its last lines are polled for too.
+            emptied = poll(lambda: not e.queue_names() and all(
+                e.state_hid(h) == "paid" for h in everything), 15)
+            if not emptied:
+                problems.append("the worker left %d markers, states %r" % (
+                    len(e.queue_names()),
+                    sorted({e.state_hid(h) for h in everything}, key=str)))
+
+            def posts_in():
+                logs.extend(e.new_logs())
+                return sum(1 for l in logs
+                           if l.get("method") == "POST") >= len(bodies)
+            poll(posts_in, 10)
+            s = e.drain()
+            if s["paid"]:
+                problems.append("the final --drain --now paid %d" % s["paid"])
+            logs += e.new_logs()
+            posts = [l for l in logs if l.get("method") == "POST"]
+            if len(posts) != len(bodies):
+                problems.append("%d delivery log lines for %d deliveries" % (
+                    len(posts), len(bodies)))
+            for h in hids:
+                outcomes = sorted(l["outcome"] for l in posts
+                                  if l.get("heart_id") == h)
+                if outcomes != ["duplicate"] * 3 + ["queued"]:
+                    problems.append("%s: delivery outcomes %r" % (
+                        h, outcomes))
+            paid_lines = sorted(l.get("heart_id") for l in logs
+                                if l.get("method") == "drain" and
+                                l.get("outcome") == "paid")
+            if paid_lines != sorted(everything):
+                problems.append("paid drain lines for %r, expected one "
+                                "per vote" % paid_lines)
+            by_cli += cli_paid
+            by_worker += len(paid_lines) - cli_paid - 1
+            for h in everything:
+                m = e.marks(h)
+                if (e.state_hid(h), m.runs, e.paid_runs(h)) != \
+                        ("paid", 1, 1):
+                    problems.append("%s: state %r, %d runs, %d paid" % (
+                        h, e.state_hid(h), m.runs, e.paid_runs(h)))
+                problems += ["%s: %s" % (h, p) for p in m.problems()]
+            w.check_alive("after round %d" % rnd)
+            if problems:
+                failures.append("round %d: %s" % (rnd,
+                                                  "; ".join(problems[:4])))
+    finally:
+        w.stop()
+    ctx.note("%d rounds of 64 deliveries (8 via FastCGI) + 2 drains + a "
+             "draining spawn-fcgi worker in %.1fs; of the %d burst votes "
+             "the --drain --now processes paid %d, the worker %d" % (
+                 rounds, time.monotonic() - t0, 16 * rounds, by_cli,
+                 by_worker))
     if failures:
         raise Fail("%d of %d rounds: %s" % (len(failures), rounds,
                                             " | ".join(failures[:3])))
