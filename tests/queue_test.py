@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Queue mode is safe to leave running (issue 11): the backoff schedule,
 exit 75 / 65, queue_max_age and dead votes, an outage longer than
-MMOLove's retry window, and concurrent deliveries beside concurrent
-drains.  The real binary, as a CGI process and as the owner's
-`--drain` / `--replay` / `--ledger`.
+MMOLove's retry window, concurrent deliveries beside concurrent
+drains and a draining FastCGI worker (spawn-fcgi), and the owner's
+`--top`.  The real binary, as a CGI process, a FastCGI worker and as
+the owner's `--drain` / `--replay` / `--ledger` / `--top`.
 
     python3 tests/queue_test.py [--binary ./mmolove.cgi] [--soak]
         [--keep] [-k SUBSTRING] [-x SUBSTRING]
@@ -22,7 +23,7 @@ rec/hold.<heart_id> exists a run of that vote waits (at most ~15 s)
 after its start mark.
 
 `--soak` (make soak) runs the outage with 300 votes and 10 rounds of
-the concurrent burst; `make test` runs 24 votes and 2 rounds (~5 s).
+the concurrent bursts; `make test` runs 24 votes and 2 rounds (~10 s).
 The kill -9 of a drain mid-grant with grant-postgres is in
 tests/grant_sql_test.sh (drain_kills), beside the database it needs.
 Ends with `N passed, M failed`.
@@ -789,6 +790,139 @@ def drain_while_first_delivery_writes(ctx):
     eq((e.state_hid(hid), e.paid_runs(hid)), ("paid", 1),
        "after the next --drain --now (queue/ marker %s after the first "
        "drain)" % ("kept" if marker else "REMOVED"))
+    e.new_logs()
+
+
+# ================================================ 4. --top YYYY-MM
+
+def top(e, *args, tz=None):
+    env = {"PATH": CLEAN_PATH, "MMOLOVE_CONFIG": e.config_path}
+    if tz is not None:
+        env["TZ"] = tz
+    return subprocess.run([OPTS.binary, "--top"] + list(args), env=env,
+                          cwd=e.dir, capture_output=True, timeout=60)
+
+
+def top_rows(e, *args, tz=None):
+    """--top ARGS: exit 0, its text lines as (rank, username, votes,
+    points)."""
+    p = top(e, *args, tz=tz)
+    eq(p.returncode, 0, "--top %s exit (err %r)" % (" ".join(args),
+                                                   p.stderr[-300:]))
+    out = []
+    for line in p.stdout.decode("utf-8").split("\n")[:-1]:
+        f = line.split("\t")
+        check(len(f) == 4, "--top line %r: not 4 tab-separated fields" % line)
+        out.append((int(f[0]), f[1], int(f[2]), int(f[3])))
+    check(p.stdout == b"" or p.stdout.endswith(b"\n"), "--top output %r "
+          "does not end with a newline" % p.stdout[-100:])
+    return out
+
+
+def legacy_ts(*ymdhm):
+    import calendar
+    return str(calendar.timegm(tuple(ymdhm) + (0,)))
+
+
+@test
+def top_voters_of_the_month(ctx):
+    """--top YYYY-MM [N] [--json]: paid votes only (a refused and a
+    queued vote of the period do not count), per username, votes and
+    points summed; a vote's period is the body's `period`, a legacy
+    vote's the UTC month of its ts (one at 23:30 UTC on the last day of
+    May, one at 00:10 UTC on the first of June: the same answer whatever
+    TZ says); ordered by votes, then points, then name (bytewise); N
+    limits the lines; --json lines parse; bad usage exits 64 with
+    nothing on stdout; an empty period prints nothing, exit 0."""
+    e = ctx.env(cfg={"legacy": "on", "legacy_tolerance": 31536000})
+    zoe = 'Zo\u00eb "Z"\\x'
+    paid = [  # (username, period, streak_day): reward 100, +200 at a
+              # multiple of 7, +1000 at a multiple of 30
+        ("alice", "2026-06", None), ("alice", "2026-06", None),
+        ("alice", "2026-06", None),
+        ("bob", "2026-06", None), ("bob", "2026-06", 7),
+        ("bob", "2026-06", None),
+        ("carol", "2026-06", None), ("carol", "2026-06", None),
+        ("dave", "2026-06", 30),
+        ("erin", "2026-06", None),
+        ("alice", "2026-05", None), ("bob", "2026-05", 30),
+        ("dave", "2026-05", 14), (zoe, "2026-05", None),
+    ]
+    for user, period, streak in paid:
+        f = {"username": user, "period": period, "heart_id": new_hid()}
+        if streak is not None:
+            f["streak_day"] = streak
+        e.deliver(e.body(**f), "queued")
+    # Legacy votes carry no period: their ts's UTC month.
+    for user, ts in (("dave", legacy_ts(2026, 5, 31, 23, 30)),
+                     ("carol", legacy_ts(2026, 6, 1, 0, 10))):
+        e.expect(e.get(cgi_test.lq2(e, user, ts)), 200, "queued", ran=0)
+    s = e.drain()
+    eq((s["paid"], s["queued"]), (len(paid) + 2, 0), "the paying drain")
+    e.new_logs()
+    # Refused (grant exit 65) and still queued: not paid, not counted.
+    e.set_action("exit 65")
+    for user in ("erin", "frank"):
+        e.deliver(e.body(username=user, period="2026-06"), "queued")
+    s = e.drain()
+    eq((s["paid"], s["refused"]), (0, 2), "the refusing drain")
+    e.new_logs()
+    e.set_action("exit 0")
+    for user in ("erin", "gina"):
+        e.deliver(e.body(username=user, period="2026-06"), "queued")
+    eq(len(e.rows("--state", "queued")), 2, "queued votes")
+    e.new_logs()
+
+    june = [(1, "bob", 3, 500), (2, "alice", 3, 300), (3, "carol", 3, 300),
+            (4, "dave", 1, 1100), (5, "erin", 1, 100)]
+    may = [(1, "dave", 2, 400), (2, "bob", 1, 1100), (3, zoe, 1, 100),
+           (4, "alice", 1, 100)]
+    with ctx.case("text lines, default N"):
+        eq(top_rows(e, "2026-06"), june, "--top 2026-06")
+        eq(top_rows(e, "2026-05"), may, "--top 2026-05")
+    with ctx.case("a legacy vote's month is UTC's, whatever TZ says"):
+        for tz in ("Pacific/Kiritimati", "Pacific/Honolulu"):
+            eq(top_rows(e, "2026-06", tz=tz), june, "TZ=%s --top 2026-06"
+               % tz)
+            eq(top_rows(e, "2026-05", tz=tz), may, "TZ=%s --top 2026-05"
+               % tz)
+    with ctx.case("N"):
+        eq(top_rows(e, "2026-06", "2"), june[:2], "--top 2026-06 2")
+        eq(top_rows(e, "2026-06", "1"), june[:1], "--top 2026-06 1")
+        eq(top_rows(e, "2026-06", "5"), june, "--top 2026-06 5")
+        eq(top_rows(e, "2026-06", "500"), june, "--top 2026-06 500")
+    with ctx.case("--json"):
+        for args, want in ((("2026-05",), may), (("2026-06", "3"),
+                                                  june[:3])):
+            p = top(e, *(args + ("--json",)))
+            eq(p.returncode, 0, "--top %s --json exit" % " ".join(args))
+            got = []
+            for line in p.stdout.decode("utf-8").splitlines():
+                try:
+                    d = json.loads(line)
+                except ValueError as ex:
+                    raise Fail("--json line %r: %s" % (line, ex))
+                eq(sorted(d), ["points", "rank", "username", "votes"],
+                   "--json keys")
+                check(all(type(d[k]) is int for k in
+                          ("rank", "votes", "points")),
+                      "--json numbers are numbers: %r" % d)
+                got.append((d["rank"], d["username"], d["votes"],
+                            d["points"]))
+            eq(got, want, "--top %s --json" % " ".join(args))
+    with ctx.case("an empty period"):
+        for args in (("2026-04",), ("2025-06", "--json"), ("2026-07", "3")):
+            p = top(e, *args)
+            eq((p.returncode, p.stdout), (0, b""), "--top %s" %
+               " ".join(args))
+    with ctx.case("bad usage: 64"):
+        for args in (("2026-1",), ("2026-13",), ("2026-06", "0"),
+                     ("2026-00",), ("2026-06-01",), ("26-06",), (),
+                     ("2026-06", "x"), ("2026-06", "-3"),
+                     ("2026-06", "2", "3"), ("--json",)):
+            p = top(e, *args)
+            eq((p.returncode, p.stdout), (64, b""), "--top %s" %
+               " ".join(args))
     e.new_logs()
 
 
