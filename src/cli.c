@@ -517,7 +517,7 @@ cmd_top(int argc, char *argv[])
 
 	if (args < 3 || args > 4 || strlen(argv[2]) != 7 ||
 	    utc_parse_date(argv[2], &start) == -1 || (args == 4 &&
-	    (argv[3][0] < '1' || argv[3][0] > '9' ||
+	    (argv[3][0] < '1' || argv[3][0] > '9' || strlen(argv[3]) > 9 ||
 	    (count = strtol(argv[3], &end, 10), *end != '\0')))) {
 		(void)fputs(usage, stderr);
 		return OWNER_USAGE;
