@@ -49,10 +49,12 @@ RECORD_SIZE = 4096
 MAGIC = b"mmolove-vote 2\n"
 GRANT_SLEEP = 0.3       # a killed handler's grant: long enough to be hit
 
-# Marks each run: "S pid ns" at its start, "E pid ns" at its end, and
-# "O pid other" when an earlier run of the same vote (started, not ended)
-# is still alive as it starts: a second run beside the first.  It reads
-# its action first, so a test may change the action once it sees "S".
+# Marks each run: "S pid ns" at its start, "E pid ns" at its end, "X pid
+# status" for how it exits, and "O pid other" when an earlier run of the
+# same vote (started, not ended) is still alive as it starts: a second
+# run beside the first.  It reads its action first, so a test may change
+# the action once it sees "S"; rec/hold.<heart_id> holds it (boundedly)
+# until removed; action "outage" exits 75 until rec/recovered exists.
 MARK_GRANT = r"""#!/bin/sh
 R='@REC@'
 M="$R/marks.$2"
@@ -67,13 +69,18 @@ if [ -f "$M" ]; then
 fi
 echo "S $me $(date +%s%N)" >> "$M"
 printf '%s\n' "$2" >> "$R/count"
+h=0
+while [ -e "$R/hold.$2" ] && [ $h -lt 2000 ]; do sleep 0.005; h=$((h+1)); done
+rc=0
 case "$act" in
+outage) [ -e "$R/recovered" ] || rc=75 ;;
 sleep\ *) sleep "${act#sleep }" ;;
 kill) kill -9 $$ ;;
-exit\ *) echo "E $me $(date +%s%N)" >> "$M"; exit "${act#exit }" ;;
+exit\ *) rc=${act#exit } ;;
 esac
+echo "X $me $rc" >> "$M"
 echo "E $me $(date +%s%N)" >> "$M"
-exit 0
+exit "$rc"
 """
 
 

@@ -14,7 +14,7 @@ read after each `--drain --now`, and where the test needs a vote to be
 due, or older than queue_max_age, it rewrites that vote's `next` or
 `queued_at` line in the ledger's own format (checksummed, 4096 bytes).
 
-The grant is a small shell script (QUEUE_GRANT) that marks each run's
+The grant is ledger_test's shell script (MARK_GRANT) that marks each run's
 start ("S pid ns"), end ("E pid ns") and exit status ("X pid rc") in
 rec/marks.<heart_id>, and notes any earlier run of the same vote still
 alive as it starts ("O pid other").  Its action `outage` exits 75
@@ -53,32 +53,6 @@ BACKOFF_MAX = 6 * 3600
 # +2 h, +6 h (about 8.6 hours in all).
 MMOLOVE_ATTEMPTS = 6
 
-QUEUE_GRANT = r"""#!/bin/sh
-R='@REC@'
-M="$R/marks.$2"
-me=$$
-act=$(cat "$R/action" 2>/dev/null)
-if [ -f "$M" ]; then
-	for p in $(sed -n 's/^S \([0-9]*\) .*/\1/p' "$M"); do
-		grep -q "^E $p " "$M" && continue
-		st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
-		case "$st" in ''|Z|X) ;; *) echo "O $me $p" >> "$M" ;; esac
-	done
-fi
-echo "S $me $(date +%s%N)" >> "$M"
-printf '%s\n' "$2" >> "$R/count"
-h=0
-while [ -e "$R/hold.$2" ] && [ $h -lt 2000 ]; do sleep 0.005; h=$((h+1)); done
-rc=0
-case "$act" in
-outage) [ -e "$R/recovered" ] || rc=75 ;;
-sleep\ *) sleep "${act#sleep }" ;;
-exit\ *) rc=${act#exit } ;;
-esac
-echo "X $me $rc" >> "$M"
-echo "E $me $(date +%s%N)" >> "$M"
-exit "$rc"
-"""
 
 
 def backoff(n):
@@ -88,15 +62,13 @@ def backoff(n):
 
 class Env(ledger_test.Env):
     """ledger_test's installation (marks, --ledger --json rows), in queue
-    mode, with QUEUE_GRANT."""
+    mode, with its marking grant."""
 
     def __init__(self, ctx, **kw):
         cfg = {"grant_mode": "queue"}
         cfg.update(kw.pop("cfg", {}))
         super().__init__(ctx, cfg=cfg, **kw)
-        with open(self.grant, "w") as f:
-            f.write(QUEUE_GRANT.replace("@REC@", self.rec))
-        os.chmod(self.grant, 0o755)
+        ledger_test.write_mark_grant(self.grant, self.rec)
 
     def dir_prefix(self):
         return "mmolove_queue_%s_" % self.ctx.name[:30]
