@@ -12,10 +12,11 @@ BENCH_OUT = build/bench
 # noop-dynamic.cgi is the same no-op linked dynamically (LDHARDEN), as
 # most C programs are: a context row, not a target's floor.
 BENCH_FLOORS = $(BENCH_OUT)/noop.cgi $(BENCH_OUT)/noop-paid.cgi \
-	$(BENCH_OUT)/noop.fcgi $(BENCH_OUT)/noop-dynamic.cgi
+	$(BENCH_OUT)/noop.fcgi $(BENCH_OUT)/noop-dynamic.cgi \
+	$(BENCH_OUT)/noop-fsync.cgi
 # The bench's own tools (not measured).
 BENCH_TOOLS = $(BENCH_OUT)/exec_bench $(BENCH_OUT)/rss_probe \
-	$(BENCH_OUT)/ledger_gen
+	$(BENCH_OUT)/ledger_gen $(BENCH_OUT)/burst
 
 # Then the SQL grant programs' row (issue 10): a paid vote through
 # grant-mysql and grant-postgres beside the client's own bare round trip,
@@ -45,6 +46,10 @@ $(BENCH_OUT)/noop-dynamic.cgi: bench/noop_cgi.c
 $(BENCH_OUT)/noop-paid.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
 	$(CC) $(ALL_CFLAGS) -DPAID_FLOOR $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $<
 
+# The queue-mode delivery's floor (row i): durable writes, no exec.
+$(BENCH_OUT)/noop-fsync.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
+	$(CC) $(ALL_CFLAGS) -DFSYNC_FLOOR $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $<
+
 $(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c $(BENCH_OUT)/link
 	$(CC) $(ALL_CFLAGS) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIBS)
 
@@ -57,6 +62,11 @@ $(BENCH_OUT)/ledger_gen: bench/ledger_gen.c src/digest.o src/text.o
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $< src/digest.o \
 	    src/text.o -lcrypto
+
+# The burst driver of row j (not measured).
+$(BENCH_OUT)/burst: bench/burst.c
+	@mkdir -p $(BENCH_OUT)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) $(LDFLAGS) -pthread -o $@ $<
 
 $(BENCH_OUT)/rss_probe: bench/rss_probe.c
 	@mkdir -p $(BENCH_OUT)

@@ -8,6 +8,10 @@
  * noop.fcgi paid DIR: the same, plus what a paid vote cannot avoid, on
  * each request: one posix_spawn of /bin/true, reaped, and one new file
  * created in DIR (the ledger's filesystem), written and fsynced once.
+ *
+ * noop.fcgi fsync DIR: the durable-write floor of a queue-mode delivery
+ * (row j): on each request one new file in DIR, written and fsynced
+ * once, and no exec.
  */
 #include <sys/wait.h>
 
@@ -24,7 +28,7 @@
 extern char **environ;
 
 static int
-exec_and_fsync(const char *dir, unsigned long serial)
+exec_and_fsync(const char *dir, unsigned long serial, int exec)
 {
 	static char true_path[] = "/bin/true";
 	char *argv[] = { true_path, NULL };
@@ -32,8 +36,8 @@ exec_and_fsync(const char *dir, unsigned long serial)
 	pid_t pid;
 	int status, fd, len;
 
-	if (posix_spawn(&pid, true_path, NULL, NULL, argv, environ) != 0 ||
-	    waitpid(pid, &status, 0) != pid || status != 0)
+	if (exec && (posix_spawn(&pid, true_path, NULL, NULL, argv,
+	    environ) != 0 || waitpid(pid, &status, 0) != pid || status != 0))
 		return -1;
 	len = snprintf(path, sizeof(path), "%s/ffloor-%ld-%lu", dir,
 	    (long)getpid(), serial);
@@ -58,7 +62,8 @@ main(int argc, char **argv)
 	static const char fail[] =
 	    "Status: 500 Internal Server Error\r\n"
 	    "Content-Type: text/plain\r\n\r\nerror\n";
-	const char *dir = argc == 3 && strcmp(argv[1], "paid") == 0 ?
+	int exec = argc == 3 && strcmp(argv[1], "paid") == 0;
+	const char *dir = argc == 3 && (exec || strcmp(argv[1], "fsync") == 0) ?
 	    argv[2] : NULL;
 	unsigned long serial = 0;
 	FCGX_Request req;
@@ -73,7 +78,7 @@ main(int argc, char **argv)
 
 		while (FCGX_GetStr(buf, (int)sizeof(buf), req.in) > 0)
 			;
-		if (dir != NULL && exec_and_fsync(dir, serial++) != 0)
+		if (dir != NULL && exec_and_fsync(dir, serial++, exec) != 0)
 			answer = fail;
 		(void)FCGX_PutStr(answer, (int)strlen(answer), req.out);
 		FCGX_Finish_r(&req);

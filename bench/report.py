@@ -14,6 +14,7 @@ def load(path):
     machine, execs, rss, wrk, mem = {}, {}, {}, defaultdict(list), {}
     strace, callgrind, outcomes, strace_fcgi = {}, {}, "", {}
     ledger, fsync, ledger_outcomes = {}, {}, {}
+    queue = dict(outcomes={}, fsync={}, burst=defaultdict(list))
     for line in open(path, encoding="utf-8"):
         f = line.rstrip("\n").split("\t")
         kind = f[0]
@@ -51,9 +52,20 @@ def load(path):
             fsync[f[1]] = (int(f[2] or 0), f[3] if len(f) > 3 else "")
         elif kind == "ledger_outcomes":
             ledger_outcomes[f[1]] = f[2] if len(f) > 2 else ""
+        elif kind == "queue_outcomes":
+            queue["outcomes"][f[1]] = f[2] if len(f) > 2 else ""
+        elif kind == "qfsync":
+            queue["fsync"][f[1]] = (int(f[2] or 0),
+                                    f[3] if len(f) > 3 else "")
+        elif kind == "burst":
+            # series round requests ok non2xx errors seconds rps drains
+            queue["burst"][f[1]].append(dict(
+                round=int(f[2]), n=int(f[3]), ok=int(f[4]),
+                non2xx=int(f[5]), errors=int(f[6]), secs=float(f[7]),
+                rps=float(f[8]), drains=int(f[9]) if len(f) > 9 else 0))
     return (machine, execs, rss, wrk, mem, strace, callgrind, outcomes,
             strace_fcgi, dict(ledger=ledger, fsync=fsync,
-                              outcomes=ledger_outcomes))
+                              outcomes=ledger_outcomes), queue)
 
 
 def ms(v):
@@ -74,6 +86,12 @@ def fsync_class(path):
         return "new record, temporary name"
     if "/votes/" in path:
         return "record"
+    if "/qfloor/" in path:    # noop-fsync.cgi's q/ and v/ (row i)
+        if path.endswith("/q"):
+            return "q/"
+        if path.endswith("/v"):
+            return "v/"
+        return "new file"
     return path
 
 
@@ -222,9 +240,101 @@ def ledger_section(w, execs, scale):
               else " (so they do)"))
 
 
+def queue_section(w, execs, queue, machine):
+    """Rows i and j: grant_mode = queue (issue 11, item 6)."""
+    names = ("q-noop", "q-test", "q-fsync1", "q-fsync3", "q-queued")
+    burst = queue["burst"]
+    if not all(n in execs for n in names) and not burst:
+        return
+    w("")
+    w("## Queue mode (issue 11)")
+    w("")
+    w("| row | mmolove.cgi, `grant_mode = queue` | compared with | floor | "
+      "ratio | target | |")
+    w("|---|---|---|---|---|---|---|")
+    if all(n in execs for n in names):
+        noop, test, f1, f3, q = (execs[n]["med"] for n in names)
+        floor1 = test + (f1 - noop)
+        floor3 = test + (f3 - noop)
+        bad = [n for n in names if execs[n]["ok"] != execs[n]["n"]]
+        warn = "(%s: not all 200)" % ", ".join(bad) if bad else ""
+        e = execs["q-queued"]
+        cell = "%s median, %s p99 (%d runs)" % (ms(q), ms(e["p99"]), e["n"])
+        w("| i. direct exec, a new paid vote queued (new `heart_id` each "
+          "run) | %s | `heart.test` + one fsync of a new file "
+          "(`heart.test` %s + noop-fsync.cgi %s − noop.cgi %s) | %s | "
+          "%.2f× | ≤ 1.00× | %s |" % (
+              cell, ms(test), ms(f1), ms(noop), ms(floor1), q / floor1,
+              verdict(q <= floor1, warn)))
+        w("| i′. the same queued vote | %s | `heart.test` + the queue "
+          "mode's three fsyncs (marker + `queue/`, record, rename + "
+          "`votes/`: noop-fsync.cgi with 3, %s) | %s | %.2f× | (context) "
+          "| |" % (ms(q), ms(f3), ms(floor3), q / floor3))
+    by = {s: {r["round"]: r for r in runs} for s, runs in burst.items()}
+    if by.get("mmolove") and by.get("floor"):
+        ratios = [r["rps"] / by["floor"][k]["rps"]
+                  for k, r in by["mmolove"].items()
+                  if k in by["floor"] and by["floor"][k]["rps"]]
+        ratio = statistics.median(ratios)
+
+        def cell(runs):
+            rps = [r["rps"] for r in runs]
+            return "%.0f req/s (median of %d bursts; %s)" % (
+                statistics.median(rps), len(rps),
+                " / ".join("%.0f" % x for x in rps))
+
+        notes = []
+        for s in ("mmolove", "floor"):
+            for r in burst[s]:
+                if r["ok"] != r["n"]:
+                    notes.append("%s round %d: %d of %d ok (%d non-2xx, %d "
+                                 "errors)" % (s, r["round"], r["ok"], r["n"],
+                                              r["non2xx"], r["errors"]))
+        n, workers, conns = (machine.get("burst", "? ? ?").split() +
+                             ["?"] * 3)[:3]
+        w("| j. a burst of %s distinct paid votes, lighttpd + spawn-fcgi "
+          "-F %s, %s in flight | %s | no-op libfcgi responder fsyncing "
+          "one new file per request, %s workers | %s | %.2f× | ≥ 0.90× "
+          "| %s |" % (
+              n, workers, conns, cell(burst["mmolove"]), workers,
+              cell(burst["floor"]), ratio,
+              verdict(ratio >= 0.90, "(%s)" % "; ".join(notes)
+                      if notes else "")))
+    w("")
+    qf = queue["fsync"]
+    if "queued" in qf:
+        w("fsyncs of one queued delivery (`strace -f -T -y`): %d — %s; "
+          "the 3-fsync floor: %s. SPEC puts durability first, so the "
+          "queue mode's answer costs three fsyncs by design: the marker "
+          "must be durable before the record says queued, and the record "
+          "before the 200." % (
+              qf["queued"][0], fsync_summary(qf["queued"][1]) or "—",
+              "%d — %s" % (qf["floor3"][0],
+                           fsync_summary(qf["floor3"][1]) or "—")
+              if "floor3" in qf else "?"))
+        w("")
+    if burst.get("mmolove"):
+        w("Row j: each round starts %s fresh workers on each side with a "
+          "fresh state directory, runs one burst (every signed request "
+          "exactly once, `bench/burst.c`, Connection: close), then stops "
+          "them (SIGTERM: a queue-mode worker finishes the grant in hand). "
+          "The time runs from the first connect to the last answer. An "
+          "idle worker pays at most one due vote per idle moment (at most "
+          "one a second while connections keep coming); votes paid so "
+          "during or right after a burst, per round: %s." % (
+              (machine.get("burst", "? 4").split() + ["4"])[1],
+              ", ".join("%d" % r["drains"] for r in burst["mmolove"])))
+    outs = queue["outcomes"]
+    if outs:
+        w("")
+        w("Audit log outcomes (method outcome count): %s. Every new vote "
+          "must read `queued` (and a `heart.test`, `test`)." % "; ".join(
+              "%s: %s" % kv for kv in outs.items()))
+
+
 def main():
     (machine, execs, rss, wrk, mem, strace, callgrind, outcomes,
-     strace_fcgi, scale) = load(sys.argv[1])
+     strace_fcgi, scale, queue) = load(sys.argv[1])
     out = []
     w = out.append
     w("# mmolove.cgi benchmark")
@@ -395,6 +505,7 @@ def main():
         w("Audit log outcomes over the whole run (paid votes must read "
           "`paid`, never `duplicate`): %s." % outcomes)
 
+    queue_section(w, execs, queue, machine)
     ledger_section(w, execs, scale)
 
     if strace or callgrind:

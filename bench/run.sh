@@ -27,6 +27,12 @@
 #   BENCH_DRAIN_RUNS=100  --drain runs per case (h)
 #   BENCH_COLD_RUNS=15    runs per case with the page cache dropped before
 #                         each (g, h; root only; 0 skips)
+#   BENCH_QUEUE=1         0 skips the queue-mode rows i and j
+#   BENCH_QUEUE_RUNS=$BENCH_RUNS   direct-exec runs per case (i)
+#   BENCH_BURST=10000     distinct votes per burst (j)
+#   BENCH_BURST_WORKERS=4 FastCGI workers per side (spawn-fcgi -F) (j)
+#   BENCH_BURST_CONNS=8   requests in flight (j)
+#   BENCH_BURST_ROUNDS=$BENCH_ROUNDS   bursts per side (j)
 #
 # Writes build/bench/RESULTS.md (also printed) and build/bench/raw.tsv.
 # As root, every server, worker and CGI program runs as nobody.  Servers
@@ -53,7 +59,7 @@ say() { echo "bench: $*" >&2; }
 fail() { echo "bench: $*" >&2; exit 1; }
 
 for f in "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
-    "$B/noop-dynamic.cgi" \
+    "$B/noop-dynamic.cgi" "$B/noop-fsync.cgi" "$B/burst" \
     "$B/exec_bench" "$B/rss_probe" "$B/ledger_gen"; do
 	[ -x "$f" ] || fail "$f is missing (make bench-build)"
 done
@@ -96,11 +102,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rm -f "$B"/RESULTS.md "$B"/raw.tsv "$B"/trace-*.txt "$B"/strace-*.txt \
-    "$B"/fcgi-strace-*.txt "$B"/callgrind-*.txt "$B"/fsync-*.txt
+    "$B"/fcgi-strace-*.txt "$B"/callgrind-*.txt "$B"/fsync-*.txt \
+    "$B"/qfsync-*.txt
 mkdir -p "$B" "$W/bin" "$W/cgi-bin" "$W/state/floor" "$W/state/ffloor" \
     "$W/run" "$W/htdocs" "$W/lists" "$W/prof"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
-    "$B/noop-dynamic.cgi" \
+    "$B/noop-dynamic.cgi" "$B/noop-fsync.cgi" \
     "$B/rss_probe" "$top/bench/handlers/recipe.sh" \
     "$top/bench/handlers/handler.py" "$W/bin/"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$W/cgi-bin/"
@@ -158,6 +165,8 @@ ENVS=(-e "MMOLOVE_CONFIG=$W/mmolove.conf" -e "SECRET_FILE=$W/secret"
 # shellcheck source=bench/ledger.sh
 . "$top/bench/ledger.sh"
 ledger_setup
+# shellcheck source=bench/queue.sh
+. "$top/bench/queue.sh"
 
 # --- a, b, f: direct exec ---------------------------------------------------------
 say "checking that every program answers 200"
@@ -199,6 +208,9 @@ for n in noop noop-dynamic mmolove-test mmolove-paid python; do
 	    END { print v[int((NR + 1) / 2)] "\t" v[NR] }')"
 done
 
+# --- i: a queued vote's answer, direct exec -----------------------------------------
+queue_exec_rows
+
 # --- c, d, e: behind lighttpd ---------------------------------------------------------
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
@@ -233,6 +245,7 @@ server.modules = ( "mod_alias", "mod_cgi", "mod_setenv", "mod_fastcgi" )
 	setenv.add-environment = ( "MMOLOVE_CONFIG" => "$W/mmolove.conf" )
 }
 fastcgi.server = (
+$(queue_routes)
 	"/fcgi/mmolove" => (( "socket" => "$W/run/mmolove.sock", "check-local" => "disable" )),
 	"/fcgi/noop" => (( "socket" => "$W/run/noop.sock", "check-local" => "disable" )),
 	"/fcgi/paidfloor" => (( "socket" => "$W/run/noop-paid.sock", "check-local" => "disable" ))
@@ -353,6 +366,9 @@ for round in $(seq "$ROUNDS"); do
 	    fcgi-noop-paid "$BASE/fcgi/paidfloor"
 	wrk_run fcgi-noop-paidbody "$round" "$BASE/fcgi/noop" "$W/lists/paid"
 done
+
+# --- j: a burst of queued votes through 4 workers ------------------------------------
+queue_burst_rows
 
 # Tops each worker up to FCGI_REQUESTS served.  wrk runs for its whole
 # -d even when the script has stopped sending, so -d is sized from the
