@@ -109,13 +109,16 @@ ledger_open(struct ledger *l, const char *state_dir, char *err,
 		return -1;
 	}
 	(void)snprintf(path, sizeof(path), "%s/queue", state_dir);
-	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
+	/* Usually all there: no mkdir(2) per request. */
+	if ((l->dirfd = open(l->votes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 && errno == ENOENT &&
+	    mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
 		(void)snprintf(err, errlen, "cannot create state_dir %s: %s",
 		    state_dir, strerror(errno));
 		return -1;
 	}
-	if (open_dir(&l->dirfd, l->votes, err, errlen) == -1 ||
-	    open_dir(&l->queuefd, path, err, errlen) == -1) {
+	if ((l->dirfd == -1 && open_dir(&l->dirfd, l->votes, err, errlen) ==
+	    -1) || open_dir(&l->queuefd, path, err, errlen) == -1) {
 		ledger_close(l);
 		return -1;
 	}
