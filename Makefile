@@ -184,6 +184,7 @@ test: deps
 	    'queue:python3 tests/queue_test.py --binary ./mmolove.cgi' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'grant-sql:bash tests/grant_sql_test.sh' \
+	    'grant-rcon:bash tests/grant_rcon_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'units:bash tests/units_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
