@@ -290,6 +290,17 @@ same "CGI: back up, the retry pays -> 200" 200 "$CODE"
 deliver Bob h_c3
 same "CGI: and once only" "200 1" "$CODE $(given Bob)"
 
+# A reply lost after the command went out: the handler's unknown outcome,
+# held (unknown_outcome = hold), never sent again on redelivery.
+mkconf sync
+sed -i 's/^unknown_outcome = retry/unknown_outcome = hold/' "$NC"
+printf '^eco give Dana\t<drop>\n' >"$T/cgi.script"
+deliver Dana h_c4
+same "CGI: reply lost, hold -> 200 unknown" "200 unknown" "$CODE $OUTCOME"
+deliver Dana h_c4
+same "CGI: redelivery does not send it again" 1 "$(grep -c 'eco give Dana' "$T/cgi.log")"
+: >"$T/cgi.script"
+
 mkconf queue
 printf 'Cara\tPlayer is offline\n' >"$T/cgi.script"
 deliver Cara h_q1
