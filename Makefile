@@ -40,7 +40,25 @@ SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 
-all: mmolove.cgi
+all: mmolove.cgi grants/grant-rcon
+
+# The console grants (issue 12), in C and static like the handler: binary
+# framing and timeouts, and shared hosting has no compiler.  The settings
+# path is compiled in (SPEC: never from argv or the environment).
+# getaddrinfo draws a linker note in static programs: a host name other
+# than a numeric address needs the system's NSS libraries at run time.
+GRANT_RCON_CONF ?= $(CONFIG_DIR)/grant-rcon.conf
+GRANT_OBJS = grants/console.o
+grants/grant-rcon: grants/grant-rcon.o $(GRANT_OBJS)
+	$(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ grants/grant-rcon.o $(GRANT_OBJS)
+grants/grant-rcon.o: grants/grant-rcon.c grants/console.h build/settings
+	$(CC) $(ALL_CFLAGS) -DGRANT_RCON_CONF='"$(GRANT_RCON_CONF)"' -c -o $@ $<
+grants/console.o: grants/console.h
+# A copy with another settings path, for tests/grant_rcon_test.sh:
+# make grant-rcon-at AT=/tmp/x/grant-rcon.conf OUT=/tmp/x/grant-rcon
+grant-rcon-at: $(GRANT_OBJS)
+	$(CC) $(ALL_CFLAGS) -DGRANT_RCON_CONF='"$(AT)"' $(PROG_LDFLAGS) \
+	    $(LDFLAGS) -o $(OUT) grants/grant-rcon.c $(GRANT_OBJS)
 
 # libfcgi's TCP listening code, which a responder never runs, draws a
 # linker note about gethostbyname in static programs: it is harmless.
@@ -55,8 +73,8 @@ mmolove.cgi: mmolove.cgi.o $(OBJS)
 # never installs a stale path nor `make static` checks a stale link.
 build/settings: FORCE
 	@mkdir -p build
-	@echo '$(CONFIG) $(VERSION) $(LINK)' | cmp -s - $@ || \
-	    echo '$(CONFIG) $(VERSION) $(LINK)' > $@
+	@echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' | cmp -s - $@ || \
+	    echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' > $@
 src/config.o src/cli.o mmolove.cgi: build/settings
 FORCE:
 
@@ -88,12 +106,12 @@ static: mmolove.cgi
 
 # Every warning, under both compilers the project supports.
 warnings:
-	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi
-	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi
+	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon
+	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon
 
 UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
 
-install: mmolove.cgi
+install: mmolove.cgi grants/grant-rcon
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmolove
 	install -m 0755 mmolove.cgi $(DESTDIR)$(PREFIX)/bin/mmolove.cgi
 	sed 's|@SQLITE_DB@|$(SQLITE_DB)|' scripts/grant-sqlite \
@@ -112,6 +130,9 @@ install: mmolove.cgi
 	    sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-$$g.conf.example \
 	        > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example || exit 1; \
 	done
+	install -m 0755 grants/grant-rcon $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon
+	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-rcon.conf.example \
+	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon.conf.example
 	@# systemd units for the owner to copy (INSTALL 4, 5, 11): not enabled.
 	install -d $(DESTDIR)$(PREFIX)/share/mmolove/systemd
 	for u in $(UNITS); do \
@@ -131,7 +152,7 @@ install: mmolove.cgi
 	    $(DESTDIR)$(CONFIG)
 	@# Their settings will hold connection details: 0600, and never
 	@# overwritten (the owner chowns them to the web server's user).
-	for g in mysql postgres; do \
+	for g in mysql postgres rcon; do \
 	    test -e $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || install -m 0600 \
 	        $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example \
 	        $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || exit 1; \
@@ -163,6 +184,7 @@ test: deps
 	    'queue:python3 tests/queue_test.py --binary ./mmolove.cgi' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'grant-sql:bash tests/grant_sql_test.sh' \
+	    'grant-rcon:bash tests/grant_rcon_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'units:bash tests/units_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
@@ -220,10 +242,11 @@ demo:
 
 clean:
 	rm -f mmolove.cgi mmolove.cgi.o $(OBJS)
+	rm -f grants/grant-rcon grants/*.o
 	rm -rf build
 
 -include tests/unit.mk
 -include bench/bench.mk
 
-.PHONY: all bench-grants clean deps demo install soak soak-grants static test \
+.PHONY: all bench-grants clean deps demo grant-rcon-at install soak soak-grants static test \
 	test-grants warnings FORCE

@@ -1,0 +1,461 @@
+/* console.c - see console.h. */
+#include "console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *console_program = "grant";
+
+void
+console_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)fprintf(stderr, "%s: ", console_program);
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	(void)fputc('\n', stderr);
+	exit(code);
+}
+
+static char *
+dup_or_die(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p == NULL)
+		console_die(CONSOLE_TEMPFAIL, "out of memory");
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static int
+is_blank(int ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+void
+console_conf_read(struct console_conf *c, const char *path,
+    const char *const *known)
+{
+	struct stat st;
+	char line[CONSOLE_MAX_LINE + 2];
+	FILE *f;
+	int fd, lineno = 0;
+	unsigned mode;
+
+	memset(c, 0, sizeof(*c));
+	if (path[0] != '/')
+		console_die(CONSOLE_CONFIG, "settings file path must be "
+		    "absolute, not '%s'", path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1)
+		console_die(CONSOLE_CONFIG, "settings file %s: %s", path,
+		    errno == ELOOP ? "is a symbolic link" : strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		console_die(CONSOLE_CONFIG, "settings file %s is not a "
+		    "regular file", path);
+	mode = (unsigned)st.st_mode & 07777;
+	if (mode != 0600 && mode != 0640 && mode != 0400 && mode != 0440)
+		console_die(CONSOLE_CONFIG, "settings file %s has mode %o; it "
+		    "holds a password: chmod 0600 (or 0640) it", path, mode);
+	if ((f = fdopen(fd, "r")) == NULL)
+		console_die(CONSOLE_CONFIG, "settings file %s: %s", path,
+		    strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *k, *v, *end, *eq;
+		size_t len = strlen(line), i;
+
+		lineno++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (len > CONSOLE_MAX_LINE)
+			console_die(CONSOLE_CONFIG, "%s line %d: longer than "
+			    "%d bytes", path, lineno, CONSOLE_MAX_LINE);
+		if (strlen(line) != len)
+			console_die(CONSOLE_CONFIG, "%s line %d: a NUL byte",
+			    path, lineno);
+		for (k = line; is_blank(*k); k++)
+			;
+		if (*k == '\0' || *k == '#')
+			continue;
+		if ((eq = strchr(k, '=')) == NULL)
+			console_die(CONSOLE_CONFIG, "%s line %d: not "
+			    "'key = value'", path, lineno);
+		for (end = eq; end > k && is_blank(end[-1]); end--)
+			;
+		*end = '\0';
+		for (v = eq + 1; is_blank(*v); v++)
+			;
+		for (end = v + strlen(v); end > v && is_blank(end[-1]); end--)
+			;
+		*end = '\0';
+		for (i = 0; known[i] != NULL && strcmp(known[i], k) != 0; i++)
+			;
+		if (known[i] == NULL)
+			console_die(CONSOLE_CONFIG, "%s line %d: unknown setting "
+			    "'%.64s'", path, lineno, k);
+		if (strcmp(k, "command") != 0 &&
+		    console_conf_get(c, k) != NULL)
+			console_die(CONSOLE_CONFIG, "%s line %d: '%s' is set "
+			    "twice", path, lineno, k);
+		if (c->n == CONSOLE_MAX_SETTINGS)
+			console_die(CONSOLE_CONFIG, "%s: more than %d settings",
+			    path, CONSOLE_MAX_SETTINGS);
+		c->key[c->n] = dup_or_die(k, strlen(k));
+		c->value[c->n] = dup_or_die(v, strlen(v));
+		c->line[c->n] = lineno;
+		c->n++;
+	}
+	if (ferror(f))
+		console_die(CONSOLE_CONFIG, "settings file %s: read error",
+		    path);
+	(void)fclose(f);
+}
+
+const char *
+console_conf_get(const struct console_conf *c, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->key[i], key) == 0)
+			return c->value[i];
+	return NULL;
+}
+
+long
+console_conf_long(const struct console_conf *c, const char *key, long dflt,
+    long min, long max)
+{
+	const char *v = console_conf_get(c, key);
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return dflt;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || v[0] < '0' || v[0] > '9' ||
+	    n < min || n > max)
+		console_die(CONSOLE_CONFIG, "setting %s = '%.64s': want a "
+		    "whole number from %ld to %ld", key, v, min, max);
+	return n;
+}
+
+/* ---- the username rule ---------------------------------------------- */
+
+struct console_rule {
+	int	 minecraft;
+	regex_t	 re;
+};
+
+static regex_t *
+compile_or_die(regex_t *re, const char *key, const char *pattern,
+    int flags, int anchored)
+{
+	char buf[CONSOLE_MAX_LINE + 8], err[256];
+	int rc;
+
+	if (anchored)
+		(void)snprintf(buf, sizeof(buf), "^(%s)$", pattern);
+	else
+		(void)snprintf(buf, sizeof(buf), "%s", pattern);
+	if ((rc = regcomp(re, buf, REG_EXTENDED | REG_NOSUB | flags)) != 0) {
+		(void)regerror(rc, re, err, sizeof(err));
+		console_die(CONSOLE_CONFIG, "setting %s = '%.64s': not a POSIX "
+		    "extended regular expression: %s", key, pattern, err);
+	}
+	return re;
+}
+
+struct console_rule *
+console_rule_new(const struct console_conf *c)
+{
+	struct console_rule *r = calloc(1, sizeof(*r));
+	const char *game = console_conf_get(c, "game");
+	const char *rule = console_conf_get(c, "name_rule");
+
+	if (r == NULL)
+		console_die(CONSOLE_TEMPFAIL, "out of memory");
+	if (game != NULL && *game != '\0' && strcmp(game, "minecraft") != 0)
+		console_die(CONSOLE_CONFIG, "setting game = '%.64s': only "
+		    "'minecraft' is known; for another game set name_rule",
+		    game);
+	if (rule != NULL && *rule != '\0') {
+		if (game != NULL && *game != '\0')
+			console_die(CONSOLE_CONFIG, "set game or name_rule, "
+			    "not both");
+		(void)compile_or_die(&r->re, "name_rule", rule, 0, 1);
+	} else if (game != NULL && *game != '\0') {
+		r->minecraft = 1;
+	} else {
+		console_die(CONSOLE_CONFIG, "no username rule: set "
+		    "game = minecraft, or name_rule = <POSIX extended regular "
+		    "expression the whole name must match>");
+	}
+	return r;
+}
+
+/* Length of the UTF-8 sequence at s (of n bytes), its code point in *cp;
+ * 0 when it is not well-formed (overlong, surrogate, > U+10FFFF). */
+static size_t
+utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	size_t len, i;
+	unsigned long c, min;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xE0) == 0xC0) {
+		len = 2, c = s[0] & 0x1Fu, min = 0x80;
+	} else if ((s[0] & 0xF0) == 0xE0) {
+		len = 3, c = s[0] & 0x0Fu, min = 0x800;
+	} else if ((s[0] & 0xF8) == 0xF0) {
+		len = 4, c = s[0] & 0x07u, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3Fu);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+const char *
+console_name_problem(const struct console_rule *r, const char *name)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	size_t n = strlen(name), i, len;
+	unsigned long cp;
+
+	if (n == 0)
+		return "empty username";
+	if (n > CONSOLE_MAX_NAME)
+		return "username longer than 128 bytes";
+	for (i = 0; i < n; i += len) {
+		if ((len = utf8_seq(s + i, n - i, &cp)) == 0)
+			return "username is not valid UTF-8";
+		if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+			return "username holds a control character";
+		if (cp == 0xA7)
+			return "username holds the colour code sign U+00A7";
+	}
+	if (r->minecraft) {
+		if (n < 3 || n > 16)
+			return "not a Minecraft name: 3 to 16 characters";
+		for (i = 0; i < n; i++)
+			if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			    (s[i] >= 'A' && s[i] <= 'Z') ||
+			    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+				return "not a Minecraft name: only letters, "
+				    "digits and _";
+		return NULL;
+	}
+	if (regexec(&r->re, name, 0, NULL, 0) != 0)
+		return "username does not match name_rule";
+	return NULL;
+}
+
+/* Printable form of an argument for messages: at most 64 bytes, control
+ * and non-ASCII bytes as '?'. */
+static const char *
+shown(const char *s, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size && i < 64; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7F) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+void
+console_check_args(const struct console_rule *r, const char *user,
+    const char *heart_id, char *reward, size_t reward_size)
+{
+	const char *why;
+	char buf[80];
+	size_t i, n;
+
+	if ((why = console_name_problem(r, user)) != NULL)
+		console_die(CONSOLE_REFUSED, "%s: '%s'; nothing sent", why,
+		    shown(user, buf, sizeof(buf)));
+	n = strlen(heart_id);
+	if (n == 0 || n > 128 || strspn(heart_id, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") != n)
+		console_die(CONSOLE_REFUSED, "heart_id '%s' is not "
+		    "[A-Za-z0-9_.:-]{1,128}; nothing sent",
+		    shown(heart_id, buf, sizeof(buf)));
+	n = strlen(reward);
+	if (n == 0 || strspn(reward, "0123456789") != n)
+		console_die(CONSOLE_REFUSED, "reward must be a non-negative "
+		    "decimal integer, not '%s'", shown(reward, buf,
+		    sizeof(buf)));
+	for (i = 0; i + 1 < n && reward[i] == '0'; i++)
+		;
+	memmove(reward, reward + i, n - i + 1);
+	if (n - i > 18 || n - i + 1 > reward_size)
+		console_die(CONSOLE_REFUSED, "reward too large: %s", reward);
+}
+
+int
+console_expand(const char *tmpl, const char *user, const char *reward,
+    const char *heart_id, char *out, size_t out_size)
+{
+	static const char *const names[] = {
+		"{username}", "{reward}", "{heart_id}"
+	};
+	const char *values[] = { user, reward, heart_id };
+	size_t o = 0, i, len;
+	const char *p = tmpl, *add;
+
+	while (*p != '\0') {
+		add = NULL;
+		len = 1;
+		for (i = 0; i < 3; i++)
+			if (strncmp(p, names[i], strlen(names[i])) == 0) {
+				add = values[i];
+				len = strlen(names[i]);
+				break;
+			}
+		if (add == NULL) {
+			if (o + 1 >= out_size)
+				return -1;
+			out[o++] = *p;
+		} else {
+			if (o + strlen(add) >= out_size)
+				return -1;
+			memcpy(out + o, add, strlen(add));
+			o += strlen(add);
+		}
+		p += len;
+	}
+	if (o >= out_size)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
+void
+console_reply_text(const unsigned char *in, size_t len, char *out,
+    size_t out_size)
+{
+	size_t i, o = 0, seq;
+	unsigned long cp;
+	int utf8 = 1, skip = 0;
+
+	for (i = 0; i < len; i += seq)
+		if ((seq = utf8_seq(in + i, len - i, &cp)) == 0) {
+			utf8 = 0;
+			break;
+		}
+	for (i = 0; i < len && o + 5 < out_size; i += seq) {
+		if (utf8) {
+			seq = utf8_seq(in + i, len - i, &cp);
+		} else {
+			seq = 1;
+			cp = in[i];	/* Latin-1: byte = code point */
+		}
+		if (skip) {		/* the character after a colour sign */
+			skip = 0;
+			continue;
+		}
+		if (cp == 0xA7) {
+			skip = 1;
+			continue;
+		}
+		if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+			out[o++] = ' ';
+		} else if (cp < 0x80) {
+			out[o++] = (char)cp;
+		} else if (utf8) {
+			memcpy(out + o, in + i, seq);
+			o += seq;
+		} else {
+			out[o++] = (char)(0xC0 | (cp >> 6));
+			out[o++] = (char)(0x80 | (cp & 0x3F));
+		}
+	}
+	out[o] = '\0';
+}
+
+struct console_replies {
+	regex_t	 re[4];
+	int	 set[4];
+};
+
+static const char *const reply_keys[4] = {
+	"reply_no_player", "reply_offline", "reply_error", "reply_ok"
+};
+
+/* Defaults for game = minecraft (vanilla and EssentialsX wordings). */
+static const char *const minecraft_replies[4] = {
+	"no player was found|player not found|unknown player",
+	"player (is )?(not online|offline)|is not online",
+	"unknown (or incomplete )?command|incorrect argument|"
+	    "expected (whitespace|integer)|<--\\[here\\]",
+	NULL
+};
+
+struct console_replies *
+console_replies_new(const struct console_conf *c)
+{
+	struct console_replies *p = calloc(1, sizeof(*p));
+	const char *game = console_conf_get(c, "game"), *v;
+	size_t i;
+
+	if (p == NULL)
+		console_die(CONSOLE_TEMPFAIL, "out of memory");
+	for (i = 0; i < 4; i++) {
+		v = console_conf_get(c, reply_keys[i]);
+		if (v == NULL && game != NULL && strcmp(game, "minecraft") == 0)
+			v = minecraft_replies[i];
+		if (v == NULL || *v == '\0')
+			continue;
+		(void)compile_or_die(&p->re[i], reply_keys[i], v, REG_ICASE,
+		    0);
+		p->set[i] = 1;
+	}
+	return p;
+}
+
+int
+console_reply_exit(const struct console_replies *p, const char *text,
+    const char **why)
+{
+	static const int code[3] = {
+		CONSOLE_REFUSED, CONSOLE_TEMPFAIL, CONSOLE_TEMPFAIL
+	};
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (p->set[i] && regexec(&p->re[i], text, 0, NULL, 0) == 0) {
+			*why = reply_keys[i];
+			return code[i];
+		}
+	if (p->set[3] && regexec(&p->re[3], text, 0, NULL, 0) != 0) {
+		*why = "not reply_ok";
+		return CONSOLE_TEMPFAIL;
+	}
+	*why = NULL;
+	return CONSOLE_OK;
+}
