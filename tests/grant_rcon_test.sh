@@ -14,23 +14,8 @@ cd "$(dirname "$0")/.." || exit 2
 CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
 STARTED=$(date +%s)
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
-bad() {
-	fail=$((fail + 1))
-	printf 'FAIL %s\n' "$1"
-	[ -n "${2-}" ] && printf '     %s\n' "$2"
-	return 0
-}
-check() {
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
-same() {
-	if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "expected [$2], got [$3]"; fi
-}
+# shellcheck source=tests/tally.sh
+. tests/tally.sh
 T=$(mktemp -d "${TMPDIR:-/tmp}/grant_rcon_test.XXXXXX") || exit 2
 SERVER_PIDS=()
 cleanup() {

@@ -13,25 +13,8 @@ SCRIPT=scripts/grant-sqlite
 SCHEMA=scripts/schema-sqlite.sql
 CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
-bad() {
-	fail=$((fail + 1))
-	printf 'FAIL %s\n' "$1"
-	[ -n "${2-}" ] && printf '     %s\n' "$2"
-	return 0
-}
-# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
-check() {
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
-# same DESCRIPTION EXPECTED ACTUAL
-same() {
-	if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "expected [$2], got [$3]"; fi
-}
+# shellcheck source=tests/tally.sh
+. tests/tally.sh
 finish() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
