@@ -32,7 +32,7 @@ PROG_LDFLAGS = -static-pie -Wl,-z,relro,-z,now
 LIBS	 = -l:libfcgi.a -l:libcrypto.a
 endif
 
-SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
+SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/explain.c src/fastcgi.c \
 	   src/grant.c src/json.c src/ledger.c src/legacy.c src/log.c \
 	   src/owner.c src/pay.c src/queue.c src/request.c src/request_io.c src/response.c \
 	   src/reward.c src/secret.c src/signature.c src/sys.c src/text.c \

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "explain.h"
 #include "ledger.h"
 #include "legacy.h"
 #include "owner.h"
@@ -300,6 +301,35 @@ check_log(int *problems, const struct config *cfg)
 }
 
 /*
+ * What the end of the log says went wrong lately (explain.h): warnings
+ * about the past, so they leave the exit status alone.
+ */
+static void
+check_recent(const struct config *cfg)
+{
+	char why[320], say[1024];
+	struct explain x;
+	size_t i;
+
+	if (cfg->log[0] == '\0')
+		return;
+	if (explain_log(&x, cfg->log, (long long)time(NULL), why,
+	    sizeof(why)) == -1) {
+		(void)printf("note    recent failures not read from the log: "
+		    "%s\n", why);
+		return;
+	}
+	for (i = 0; i < x.count; i++) {
+		explain_say(&x.groups[i], say, sizeof(say));
+		(void)printf("warning log: %s\n", say);
+	}
+	if (x.ungrouped > 0)
+		(void)printf("warning log: %u more failures of other kinds: "
+		    "jq -c 'select(.status >= 300)' %s\n", x.ungrouped,
+		    cfg->log);
+}
+
+/*
  * suEXEC (shared hosting) refuses a program, with a bare 500 and nothing
  * in our log, unless it and its directory are the user's own and writable
  * by nobody else.  A program a non-root user deploys under their own name
@@ -383,6 +413,7 @@ cmd_check(void)
 	check_state_dir(&problems, &s.cfg);
 	check_ledger(&problems, &s.cfg);
 	check_log(&problems, &s.cfg);
+	check_recent(&s.cfg);
 	check_program(&problems);
 	if (geteuid() == 0 && !s.cfg.allow_root)
 		(void)printf("note    run as root, requests are refused (500) "

@@ -310,3 +310,48 @@ event_parse(const char *body, size_t len, struct event *ev, char *why,
 	}
 	return event_tokens(&p, len, tok, EVENT_TOKENS_MAX);
 }
+
+/* Where a claimed key's value goes, or NULL for any other key. */
+static char *
+claim_slot(struct event_claims *c, const char *raw, size_t len)
+{
+	char key[16];
+
+	(void)json_unescape_prefix(raw, len, key, sizeof(key));
+	if (strcmp(key, "event") == 0)
+		return c->event;
+	if (strcmp(key, "heart_id") == 0)
+		return c->heart_id;
+	if (strcmp(key, "username") == 0)
+		return c->username;
+	return NULL;
+}
+
+void
+event_claims(const char *body, size_t len, struct event_claims *c)
+{
+	jsmntok_t tok[EVENT_CLAIM_TOKENS];
+	jsmn_parser parser;
+	char *slot;
+	int i, n;
+
+	memset(c, 0, sizeof(*c));
+	jsmn_init(&parser);
+	/* Whatever the result, the tokens made so far are whole strings. */
+	(void)jsmn_parse(&parser, body, len, tok, EVENT_CLAIM_TOKENS);
+	n = (int)parser.toknext;
+	if (n < 1 || tok[0].type != JSMN_OBJECT)
+		return;
+	/* A key is a string whose parent is the outer object. */
+	for (i = 1; i + 1 < n; i++) {
+		if (tok[i].parent != 0 || tok[i + 1].parent != i ||
+		    tok[i + 1].type != JSMN_STRING)
+			continue;
+		slot = claim_slot(c, body + tok[i].start,
+		    (size_t)(tok[i].end - tok[i].start));
+		if (slot != NULL && slot[0] == '\0')
+			(void)json_unescape_prefix(body + tok[i + 1].start,
+			    (size_t)(tok[i + 1].end - tok[i + 1].start), slot,
+			    EVENT_NAME_MAX + 1);
+	}
+}

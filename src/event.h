@@ -37,6 +37,27 @@ struct event {
 int	event_parse(const char *body, size_t len, struct event *ev,
 	    char *why, size_t whylen);
 
+/*
+ * What an unverified body says it is, for a refused delivery's log line,
+ * so an owner can match it to MMOLove's delivery log.
+ */
+#define EVENT_CLAIM_TOKENS	64	/* the first tokens of the body only */
+
+struct event_claims {
+	char	 event[EVENT_NAME_MAX + 1];
+	char	 heart_id[EVENT_NAME_MAX + 1];
+	char	 username[EVENT_NAME_MAX + 1];
+};
+
+/*
+ * Fills c with the string values of the top-level keys event, heart_id
+ * and username among the body's first EVENT_CLAIM_TOKENS JSON tokens,
+ * each cut to EVENT_NAME_MAX bytes; empty when absent or not a string.
+ * Any bytes are accepted (the body may be anyone's), nothing is
+ * allocated, and the result is for the log only: it decides nothing.
+ */
+void	event_claims(const char *body, size_t len, struct event_claims *c);
+
 /* True for heart.counted and heart.test, the events about a vote. */
 bool	event_is_vote(const struct event *ev);
 

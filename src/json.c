@@ -384,3 +384,31 @@ json_unescape(const char *s, size_t len, unsigned char *out, size_t cap,
 	*outlen = used;
 	return 0;
 }
+
+/* The longest escape: a surrogate pair, \uXXXX\uXXXX. */
+#define ESCAPE_MAX	12
+
+bool
+json_unescape_prefix(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t n = len < cap - 1 ? len : cap - 1, outlen;
+	size_t floor = n > ESCAPE_MAX ? n - ESCAPE_MAX : 0;
+	const char *why;
+	int split;
+
+	/* Each byte out costs at least one byte in: out cannot overflow. */
+	while (json_unescape(s, n, (unsigned char *)out, cap - 1, &outlen,
+	    &why) == -1) {
+		if (n == floor) {
+			out[0] = '\0';
+			return len > 0;
+		}
+		n--;
+	}
+	/* A cut may split a raw multi-byte character: 3 bytes at most. */
+	for (split = 0; n < len && split < 3 && outlen > 0 &&
+	    !utf8_valid((unsigned char *)out, outlen); split++)
+		outlen--;
+	out[outlen] = '\0';
+	return n < len;
+}

@@ -17,6 +17,7 @@
 #ifndef MMOLOVE_JSON_H
 #define MMOLOVE_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define JSON_DEPTH_MAX	256	/* containers, the outer object too */
@@ -31,5 +32,14 @@ int	json_validate(const char *s, size_t len, const char **why);
  */
 int	json_unescape(const char *s, size_t len, unsigned char *out,
 	    size_t cap, size_t *outlen, const char **why);
+
+/*
+ * The longest decodable start of the same inside, cut to at most cap - 1
+ * bytes, never inside an escape or a UTF-8 sequence, NUL-terminated.
+ * For showing text that need not be whole (log lines, unverified
+ * claims).  Returns true if it had to cut, or something undecodable
+ * was dropped.
+ */
+bool	json_unescape_prefix(const char *s, size_t len, char *out, size_t cap);
 
 #endif

@@ -26,6 +26,10 @@
 /* Longest raw parameter value: every byte of a name as %XX. */
 #define LEGACY_VALUE_MAX	(3 * EVENT_NAME_MAX)
 
+/* The log's reason for a 401 whose sig matches no secret (explain.c). */
+#define LEGACY_WHY_MISMATCH	"sig matches no configured secret"
+
+
 struct legacy_query {
 	char		 username[LEGACY_VALUE_MAX + 1];	/* decoded */
 	size_t		 username_len;			/* may hold NULs */

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "log.h"
 #include "utc.h"
 #include "sys.h"
@@ -87,6 +88,19 @@ timestamp(struct line *l)
 	    d, secs / 3600, secs / 60 % 60, secs % 60, ts.tv_nsec / 1000000);
 }
 
+/* What an unverified body said it was: never the vote's own fields. */
+static void
+claims(struct line *l, const struct event_claims *c)
+{
+	raw(l, ",\"claimed\":{\"verified\":false");
+	if (l->full)
+		return;
+	text(l, "event", c->event);
+	text(l, "heart_id", c->heart_id);
+	text(l, "username", c->username);
+	close_with(l, "}");	/* even when the line filled up inside */
+}
+
 static void
 format(struct line *l, const struct log_entry *e)
 {
@@ -112,6 +126,10 @@ format(struct line *l, const struct log_entry *e)
 		    e->grant_output_len);
 	else
 		text(l, "grant_output", "");
+	if (e->signed_t != 0)
+		raw(l, ",\"t\":%lld", e->signed_t);
+	if (e->claimed != NULL)
+		claims(l, e->claimed);
 	close_with(l, "}\n");
 }
 

@@ -4,7 +4,9 @@
  * Promises: each line is built whole in a bounded buffer and written
  * with a single write(2) on an O_APPEND descriptor, so lines from
  * concurrent requests never interleave.  Every string is JSON-escaped;
- * grant output is kept up to a bound.  Nothing that reaches this module
+ * grant output is kept up to a bound.  What a refused body claimed is
+ * logged apart from the vote's fields, under "claimed", each value
+ * bounded.  Nothing that reaches this module
  * holds a secret or a signature: callers pass only the fields below.
  */
 #ifndef MMOLOVE_LOG_H
@@ -14,6 +16,8 @@
 #include <stddef.h>
 
 #include "vote.h"
+
+struct event_claims;
 
 #define LOG_LINE_MAX	8192
 #define LOG_REASON_MAX	320
@@ -35,6 +39,8 @@ struct log_entry {
 	int		 grant_signal;
 	const char	*grant_output;
 	size_t		 grant_output_len;
+	long long	 signed_t;	/* a stale signature's t; 0: none */
+	const struct event_claims *claimed;	/* a 401's body, unverified */
 };
 
 /*

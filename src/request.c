@@ -26,6 +26,7 @@ struct request {
 	struct log_entry	 log;
 	struct vote		 vote;
 	struct payer		 payer;		/* the log points into it */
+	struct event_claims	 claims;	/* a 401's body, unverified */
 };
 
 /* Sets the answer; the reason, if any, was already put in the log. */
@@ -152,8 +153,8 @@ verify_post(struct request *rq, size_t len)
 	}
 	if (signature_check(&sig, &rq->srv->secrets, rq->srv->body, len) !=
 	    SIGNATURE_OK) {
-		fail(rq, 401, "unauthorized", "unauthorized", "no v1 matches "
-		    "a configured secret (wrong secret, or body altered)");
+		fail(rq, 401, "unauthorized", "unauthorized",
+		    SIGNATURE_WHY_MISMATCH);
 		return -1;
 	}
 	age = signature_age(&sig, time(NULL));
@@ -161,6 +162,7 @@ verify_post(struct request *rq, size_t len)
 		log_reason(&rq->log, "signed %lld s %s, beyond tolerance %ld s",
 		    age < 0 ? -age : age, age < 0 ? "in the future" : "ago",
 		    rq->srv->cfg.tolerance);
+		rq->log.signed_t = sig.t;	/* authentic: the clocks' skew */
 		finish(rq, 401, "unauthorized", "unauthorized");
 		return -1;
 	}
@@ -199,9 +201,18 @@ handle_post(struct request *rq)
 	size_t len;
 
 	rq->log.mode = "post";
-	if (read_body(rq, &len) == -1 || verify_post(rq, len) == -1)
+	if (read_body(rq, &len) == -1)
 		return;
+	if (verify_post(rq, len) == -1) {
+		/* The one reading of unverified bytes, for the log alone. */
+		event_claims(rq->srv->body, len, &rq->claims);
+		rq->log.claimed = &rq->claims;
+		return;
+	}
 	if (event_parse(rq->srv->body, len, &ev, why, sizeof(why)) == -1) {
+		/* The fields read before the error (an authentic body). */
+		rq->vote = ev.vote;
+		log_vote(&rq->log, &rq->vote);
 		fail(rq, 400, "bad_request", "bad request", why);
 		return;
 	}
@@ -257,8 +268,8 @@ handle_legacy(struct request *rq)
 		return;
 	}
 	if (legacy_check(&q, &rq->srv->secrets) != LEGACY_OK) {
-		fail(rq, 401, "unauthorized", "unauthorized", "sig matches no "
-		    "configured secret");
+		fail(rq, 401, "unauthorized", "unauthorized",
+		    LEGACY_WHY_MISMATCH);
 		return;
 	}
 	age = (long long)time(NULL) - q.ts;

@@ -24,6 +24,11 @@
 
 #define UNIX_TIME_DIGITS_MAX	11	/* year 2286: far from overflow */
 
+/* The log's reason for a 401 whose v1 matches no secret (explain.c). */
+#define SIGNATURE_WHY_MISMATCH	"no v1 matches a configured secret " \
+	"(wrong secret, or body altered)"
+
+
 struct signature_header {
 	const char	*text;		/* the header; v1 values are read here */
 	long long	 t;

@@ -137,6 +137,10 @@ json_escape_append(char *buf, size_t cap, size_t *used,
 		} else if ((n = utf8_sequence(s + i, len - i)) == 0) {
 			ok = append(buf, cap, used, "\\ufffd", 6);
 			n = 1;
+		} else if (n == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f) {
+			/* C1 (CSI...): escaped, so `cat` of a log is safe. */
+			(void)snprintf(esc, sizeof(esc), "\\u%04x", s[i + 1]);
+			ok = append(buf, cap, used, esc, 6);
 		} else
 			ok = append(buf, cap, used, (const char *)s + i, n);
 		if (!ok)

@@ -27,8 +27,8 @@ const char *name_problem(const unsigned char *s, size_t len, size_t max);
 
 /*
  * Appends s as the inside of a JSON string to buf (at *used, capacity
- * cap), escaping quotes, backslashes, controls and invalid UTF-8 (as
- * U+FFFD).  Truncates at a character boundary when full; returns false
+ * cap), escaping quotes, backslashes, controls (C0, DEL, C1) and
+ * invalid UTF-8 (as U+FFFD).  Truncates at a character boundary when full; returns false
  * if it had to.
  */
 bool	json_escape_append(char *buf, size_t cap, size_t *used,

@@ -585,6 +585,92 @@ test_unknown_keys_deep(void **state)
 	}
 }
 
+/* event_claims over an exact-length heap copy of body. */
+static void
+claims_of(const char *body, size_t len, struct event_claims *c)
+{
+	char *copy = exact_copy(body, len);
+
+	memset(c, 0x5a, sizeof(*c));
+	event_claims(copy, len, c);
+	free(copy);
+	trace("claims %.80s: %s | %s | %s\n", body, c->event, c->heart_id,
+	    c->username);
+}
+
+static void
+expect_claims(const char *body, const char *event, const char *heart_id,
+    const char *username)
+{
+	struct event_claims c;
+
+	claims_of(body, strlen(body), &c);
+	assert_string_equal(c.event, event);
+	assert_string_equal(c.heart_id, heart_id);
+	assert_string_equal(c.username, username);
+}
+
+static void
+test_claims(void **state)
+{
+	char body[1024], big[300];
+
+	(void)state;
+	expect_claims("{" REQUIRED "}", "heart.counted", "h_1", "PlayerOne");
+	/* Escapes decoded, in keys and values; other keys ignored. */
+	expect_claims("{\"u\\u0073ername\":\"J\\u00f6ns \\\"x\\\"\","
+	    "\"server_id\":\"s\",\"heart_id\":\"h\\/2\"}", "", "h/2",
+	    "J\xc3\xb6ns \"x\"");
+	/* The first of a repeated key; a value that is not a string is none. */
+	expect_claims("{\"heart_id\":\"a\",\"heart_id\":\"b\","
+	    "\"username\":7,\"event\":null}", "", "a", "");
+	/* Only top-level keys: nested ones claim nothing. */
+	expect_claims("{\"x\":{\"heart_id\":\"inner\"},\"y\":[\"username\","
+	    "\"u\"],\"username\":\"outer\"}", "", "", "outer");
+	/* Not JSON, or broken after the claims: what was read stands. */
+	expect_claims("", "", "", "");
+	expect_claims("[\"heart_id\",\"h\"]", "", "", "");
+	expect_claims("heart_id=h_1", "", "", "");
+	expect_claims("{\"heart_id\":\"h_1\",\"username\":\"P\",", "", "h_1",
+	    "P");
+	expect_claims("{\"heart_id\":\"h_1\" \"username\":\"P\"}", "", "h_1",
+	    "");
+	/* Controls are kept for the log to escape; bytes as they are. */
+	expect_claims("{\"username\":\"a\\u0000b\\nc\xff\"}", "", "",
+	    "a");
+	/* Long values are cut to EVENT_NAME_MAX bytes. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	(void)snprintf(body, sizeof(body), "{\"username\":\"%s\"}", big);
+	{
+		struct event_claims c;
+
+		claims_of(body, strlen(body), &c);
+		assert_int_equal(strlen(c.username), EVENT_NAME_MAX);
+	}
+}
+
+/* Keys beyond the first EVENT_CLAIM_TOKENS tokens are not read. */
+static void
+test_claims_bounded(void **state)
+{
+	struct event_claims c;
+	char body[4096];
+	size_t used;
+	int i;
+
+	(void)state;
+	used = (size_t)snprintf(body, sizeof(body), "{\"heart_id\":\"h\"");
+	for (i = 0; i < EVENT_CLAIM_TOKENS; i++)
+		used += (size_t)snprintf(body + used, sizeof(body) - used,
+		    ",\"k%d\":1", i);
+	(void)snprintf(body + used, sizeof(body) - used,
+	    ",\"username\":\"late\"}");
+	claims_of(body, strlen(body), &c);
+	assert_string_equal(c.heart_id, "h");
+	assert_string_equal(c.username, "");
+}
+
 int
 run_event_tests(void)
 {
@@ -602,6 +688,8 @@ run_event_tests(void)
 		cmocka_unit_test(test_many_tokens),
 		cmocka_unit_test(test_many_unknown_keys),
 		cmocka_unit_test(test_unknown_keys_deep),
+		cmocka_unit_test(test_claims),
+		cmocka_unit_test(test_claims_bounded),
 	};
 
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);

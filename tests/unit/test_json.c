@@ -439,6 +439,60 @@ test_unescape_capacity(void **state)
 	assert_int_equal(unescape("\\n\\n", 1, out, &outlen), -1);
 }
 
+/* json_unescape_prefix over an exact copy, into cap bytes with canaries. */
+static bool
+prefix(const char *s, size_t cap, char *out)
+{
+	char room[64 + 8];
+	char *copy = exact_copy(s, strlen(s));
+	bool cut;
+	size_t i;
+
+	assert_true(cap >= 1 && cap <= 64);
+	memset(room, 0x5a, sizeof(room));
+	cut = json_unescape_prefix(copy, strlen(s), room, cap);
+	free(copy);
+	for (i = cap; i < sizeof(room); i++)
+		assert_int_equal(room[i], 0x5a);
+	assert_true(strlen(room) < cap);
+	memcpy(out, room, strlen(room) + 1);
+	return cut;
+}
+
+static void
+test_unescape_prefix(void **state)
+{
+	char out[64];
+
+	(void)state;
+	/* What fits is decoded whole, and not cut. */
+	assert_false(prefix("J\\u00f6ns \\\"x\\\"", 64, out));
+	assert_string_equal(out, "J\xc3\xb6ns \"x\"");
+	assert_false(prefix("", 1, out));
+	assert_string_equal(out, "");
+	/* Cut at cap - 1 input bytes, never inside an escape. */
+	assert_true(prefix("abcdef", 4, out));
+	assert_string_equal(out, "abc");
+	assert_true(prefix("ab\\u00f6cd", 6, out));
+	assert_string_equal(out, "ab");
+	assert_true(prefix("a\\ud83d\\ude00b", 12, out));
+	assert_string_equal(out, "a");
+	assert_true(prefix("a\\ud83d\\ude00b", 14, out));
+	assert_string_equal(out, "a\xf0\x9f\x98\x80");
+	assert_true(prefix("ab\\\\cd", 5, out));
+	assert_string_equal(out, "ab\\");
+	/* Nor inside a raw multi-byte character. */
+	assert_true(prefix("ab\xc3\xb6", 4, out));
+	assert_string_equal(out, "ab");
+	assert_true(prefix("a\xf0\x9f\x98\x80", 5, out));
+	assert_string_equal(out, "a");
+	/* Undecodable near the start: nothing, said as a cut. */
+	assert_true(prefix("\\x", 64, out));
+	assert_string_equal(out, "");
+	assert_true(prefix("\\udc00", 64, out));
+	assert_string_equal(out, "");
+}
+
 int
 run_json_tests(void)
 {
@@ -453,6 +507,7 @@ run_json_tests(void)
 		cmocka_unit_test(test_unescape_unicode),
 		cmocka_unit_test(test_unescape_errors),
 		cmocka_unit_test(test_unescape_capacity),
+		cmocka_unit_test(test_unescape_prefix),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

@@ -212,6 +212,10 @@ test_json_escape_append(void **state)
 	expect_escape("\xe2\x82" "A", 3, "\\ufffd\\ufffdA");
 	expect_escape("\xf4\x90\x80\x80", 4,
 	    "\\ufffd\\ufffd\\ufffd\\ufffd");
+	/* C1 controls (U+0080..U+009F: CSI and the like) are escaped. */
+	expect_escape("a\xc2\x9b" "b\xc2\x80\xc2\x9f", 8,
+	    "a\\u009bb\\u0080\\u009f");
+	expect_escape("\xc2\xa0", 2, "\xc2\xa0");
 }
 
 static void

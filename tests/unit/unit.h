@@ -31,6 +31,7 @@ int	run_ledger_tests(void);
 int	run_secret_tests(void);
 int	run_vote_tests(void);
 int	run_pay_tests(void);
+int	run_explain_tests(void);
 
 /* The number of elements of array a, as in OpenBSD's <sys/param.h>. */
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))

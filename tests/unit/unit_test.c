@@ -24,6 +24,7 @@ static const struct group {
 	{ "vote", run_vote_tests },
 	{ "ledger", run_ledger_tests },
 	{ "pay", run_pay_tests },
+	{ "explain", run_explain_tests },
 };
 
 #define GROUP_COUNT nitems(groups)
