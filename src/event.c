@@ -1,3 +1,4 @@
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,15 +316,24 @@ event_parse(const char *body, size_t len, struct event *ev, char *why,
 static char *
 claim_slot(struct event_claims *c, const char *raw, size_t len)
 {
-	char key[16];
+	static const struct {
+		const char	*key;
+		size_t		 offset;
+	} slots[] = {
+		{ "event", offsetof(struct event_claims, event) },
+		{ "heart_id", offsetof(struct event_claims, heart_id) },
+		{ "username", offsetof(struct event_claims, username) },
+	};
+	unsigned char key[16];
+	const char *why;
+	size_t n, i;
 
-	(void)json_unescape_prefix(raw, len, key, sizeof(key));
-	if (strcmp(key, "event") == 0)
-		return c->event;
-	if (strcmp(key, "heart_id") == 0)
-		return c->heart_id;
-	if (strcmp(key, "username") == 0)
-		return c->username;
+	if (json_unescape(raw, len, key, sizeof(key), &n, &why) == -1)
+		return NULL;
+	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (strlen(slots[i].key) == n &&
+		    memcmp(slots[i].key, key, n) == 0)
+			return (char *)c + slots[i].offset;
 	return NULL;
 }
 

@@ -1948,6 +1948,150 @@ def cli_check(ctx):
             p.stdout[:300], p.stderr[:300]))
 
 
+def recent_warnings(x):
+    """--check's lines about the log's recent failures; it exits 0."""
+    p = x.cli(["--check"])
+    out = p.stdout.decode("utf-8", "replace")
+    eq(p.returncode, 0, "--check exit status (out %r)" % out[-600:])
+    check(x.secret not in out, "prints the secret")
+    return [l for l in out.splitlines() if l.startswith("warning log:")]
+
+
+def one_warning(x, *words):
+    """The one warning about the log, which says each of words."""
+    lines = recent_warnings(x)
+    eq(len(lines), 1, "warnings about the log (%r)" % lines)
+    for w in words:
+        check(w in lines[0], "%r lacks %r" % (lines[0], w))
+    return lines[0]
+
+
+@test
+def cli_check_explains_refusals(ctx):
+    with ctx.case("all well: nothing said"):
+        x = ctx.env()
+        x.expect(x.post(x.body()), 200, "paid", ran=1)
+        x.expect(x.post(x.body(), header=None), 401, "unauthorized")
+        x.expect(x.post(x.body()), 200, "paid", ran=1)
+        eq(recent_warnings(x), [], "warnings")
+    with ctx.case("rotated secret"):
+        x = ctx.env()
+        x.expect(x.post(x.body()), 200, "paid", ran=1)
+        for _ in range(3):
+            x.expect(x.post(x.body(), secret="the-rotated-one"), 401,
+                     "unauthorized")
+        one_warning(x, "deliveries refused (401): 3",
+                    "signatures match no configured secret: was the "
+                    "secret rotated on the dashboard?")
+        with open(x.log, "rb") as f:
+            good = f.read()
+        with open(x.log, "ab") as f:
+            f.write(b"garbage\n\x00\xff{\n[1]\n")
+        one_warning(x, "deliveries refused (401): 3")
+        # Garbage tolerated; then taken out again for the log's checks.
+        with open(x.log, "wb") as f:
+            f.write(good)
+        x.write_secret(["the-rotated-one"])
+        x.secret = "the-rotated-one"
+        x.expect(x.post(x.body()), 200, "paid", ran=1)
+        eq(recent_warnings(x), [], "warnings once a delivery is verified")
+    with ctx.case("clock skew"):
+        x = ctx.env()
+        x.expect(x.post(x.body(), t=now() - 3600), 401, "unauthorized")
+        w = one_warning(x, "deliveries refused (401) as stale: 1",
+                        "is NTP running?")
+        m = re.search(r"MMOLove's clock and this machine's differ by "
+                      r"(\d+) s \(this machine's is ahead\)", w)
+        check(m and 3600 <= int(m.group(1)) <= 3610, "skew in %r" % w)
+        x.expect(x.post(x.body(), t=now() + 900), 401, "unauthorized")
+        w = one_warning(x, "as stale: 2", "(this machine's is behind)")
+        m = re.search(r"differ by (\d+) s", w)
+        check(m and 890 <= int(m.group(1)) <= 900, "skew in %r" % w)
+    with ctx.case("configuration (500)"):
+        x = ctx.env()
+        x.expect(x.post(x.body(), extra_env={
+            "MMOLOVE_GRANT_TIMEOUT": "ten"}), 500, "config_error")
+        x.expect(x.post(x.body(), extra_env={
+            "MMOLOVE_GRANT_TIMEOUT": "ten"}), 500, "config_error")
+        one_warning(x, "requests answered 500: 2", "grant_timeout",
+                    "every delivery answers 500 until this is fixed")
+    with ctx.case("grant failures (502)"):
+        x = ctx.env(action="say 3 no such table: points")
+        x.expect(x.post(x.body()), 502, "grant_failed", ran=1)
+        x.set_action("say 75 offline")
+        x.expect(x.post(x.body()), 502, "grant_failed", ran=1)
+        x.set_action("say 3 no such table: points")
+        x.expect(x.post(x.body()), 502, "grant_failed", ran=1)
+        lines = recent_warnings(x)
+        eq(len(lines), 2, "warnings (%r)" % lines)
+        check("grant failures (502/504): 2" in lines[0] and
+              'grant_failed, exit 3, output "no such table: points"' in
+              lines[0], "first warning %r" % lines[0])
+        check('exit 75, output "offline"' in lines[1],
+              "second warning %r" % lines[1])
+        x.set_action("exit 0")
+        x.expect(x.post(x.body()), 200, "paid", ran=1)
+        eq(recent_warnings(x), [], "warnings once a vote is paid")
+    with ctx.case("log on stderr: nothing to read"):
+        x = ctx.env(cfg={"log": DROP})
+        p = x.cli(["--check"])
+        eq(p.returncode, 0, "exit status")
+        check(b"warning log:" not in p.stdout, "warns: %r" % p.stdout)
+
+
+@test
+def unauthorized_logs_claims(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    body = e.body(heart_id=hid, username="J\u00f6ns")
+    line = e.expect(e.post(body, secret="wrong"), 401, "unauthorized")
+    eq(line.get("claimed"), {"verified": False, "event": "heart.counted",
+                             "heart_id": hid, "username": "J\u00f6ns"},
+       "claimed")
+    eq((line.get("heart_id"), line.get("username")), ("", ""),
+       "the vote's own fields")
+    with ctx.case("missing header: still claimed"):
+        line = e.expect(e.post(body, header=None), 401, "unauthorized")
+        eq(line.get("claimed", {}).get("heart_id"), hid, "claimed heart_id")
+    with ctx.case("hostile values escaped and bounded"):
+        evil = 'a"\\\n\x1b[2J\u009b' + "x" * 300
+        b = e.body(username=evil, heart_id=["not", "a", "string"])
+        line = e.expect(e.post(b, secret="wrong"), 401, "unauthorized")
+        c = line.get("claimed", {})
+        eq(c.get("heart_id"), "", "claimed heart_id of an array")
+        u = c.get("username", "")
+        check(u.startswith('a"\\\n\x1b[2J\u009bxxx'), "username %r" % u[:40])
+        check(len(u.encode("utf-8")) <= 128, "%d bytes" % len(u.encode()))
+        raw = open(e.log, "rb").read().splitlines()[-1]
+        check(b"\x1b" not in raw and b"\xc2\x9b" not in raw,
+              "controls written raw: %r" % raw[-400:])
+    with ctx.case("not JSON"):
+        line = e.expect(e.post(b"heart_id=h_1&username=x", secret="wrong"),
+                        401, "unauthorized")
+        eq(line.get("claimed"), {"verified": False, "event": "",
+                                 "heart_id": "", "username": ""}, "claimed")
+    with ctx.case("a verified delivery claims nothing"):
+        line = e.expect(e.post(e.body()), 200, "paid", ran=1)
+        check("claimed" not in line, "claimed in %r" % line)
+
+
+@test
+def bad_request_logs_event(ctx):
+    e = ctx.env()
+    hid = new_hid()
+    for label, fields in (("empty username", {"username": ""}),
+                          ("no username", {"username": DROP}),
+                          ("username with a control", {"username": "a\x01"})):
+        with ctx.case(label):
+            line = e.expect(e.post(e.body(heart_id=hid, **fields)), 400,
+                            "bad_request")
+            eq(line.get("event"), "heart.counted", "log event")
+            eq(line.get("heart_id"), hid, "log heart_id")
+            eq(line.get("username"), "", "log username")
+            check("username" in line.get("reason", ""), "reason %r"
+                  % line.get("reason"))
+
+
 @test
 def cli_args_ignored_under_cgi(ctx):
     e = ctx.env()
@@ -2731,6 +2875,29 @@ def queue_mode_drain(ctx):
     eq(e.run_count(), 1, "grant runs after a second --drain")
     e.new_logs()
     e.expect(e.post(body), 200, "duplicate", ran=0)
+
+
+@test
+def queue_drain_failure_in_readme_recipe(ctx):
+    """A --drain whose grant fails logs its status (502), so INSTALL's
+    "everything that was not a success" jq recipe finds it."""
+    e = ctx.env(cfg={"grant_mode": "queue"}, action="say 75 down")
+    hid = new_hid()
+    e.expect(e.post(e.body(heart_id=hid)), 200, "queued", ran=0)
+    p = e.cli(["--drain"])
+    eq(p.returncode, 0, "--drain exit status (err %r)" % p.stderr[:300])
+    drains = [l for l in e.new_logs() if l.get("method") == "drain"]
+    eq([(l.get("outcome"), l.get("status")) for l in drains],
+       [("grant_failed", 502)], "drain lines")
+    p = subprocess.run(["jq", "-c", "select(.status >= 300)", e.log],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=20)
+    eq(p.returncode, 0, "jq exit status (%r)" % p.stderr[:200])
+    found = [json.loads(l) for l in p.stdout.splitlines()]
+    eq([(l["method"], l["heart_id"], l["grant_exit"]) for l in found],
+       [("drain", hid, 75)], "the recipe's lines")
+    one_warning(e, "grant failures (502/504): 1",
+                'grant_failed, exit 75, output "down"')
 
 
 # -------------------------------------------------------------- config/root

@@ -246,6 +246,13 @@ printf '%s\n' "$2" >> "$R/count"
 act=$(cat "$R/action" 2>/dev/null)
 case "$act" in
 exit\ *) exit "${act#exit }" ;;
+say\ *)
+	# "say CODE WORDS...": prints the words, exits with CODE.
+	set -- $act
+	code=$2
+	shift 2
+	echo "$*"
+	exit "$code" ;;
 kill) kill -9 $$ ;;
 output) echo "GRANT-STDOUT-MARKER $2"; echo "GRANT-STDERR-MARKER $2" >&2; exit 0 ;;
 bigoutput) head -c 300000 /dev/zero | tr '\0' 'x'; head -c 300000 /dev/zero | tr '\0' 'y' >&2; exit 0 ;;

@@ -39,18 +39,20 @@ FUZZ_FLAGS	 = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=all
 FUZZ_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(FUZZ_FLAGS)
 FUZZ_NAMES	 = json_validate json_unescape event_parse signature_parse \
-		   legacy_parse
+		   legacy_parse event_claims
 FUZZ_BINS	 = $(patsubst %,build/fuzz/%,$(FUZZ_NAMES))
 
 # The src/*.c each harness compiles in (never the product's .o files).
 FUZZ_SRC_json_validate	 = src/json.c src/text.c
 FUZZ_SRC_json_unescape	 = src/json.c src/text.c
 FUZZ_SRC_event_parse	 = src/event.c src/json.c src/text.c src/vote.c
+FUZZ_SRC_event_claims	 = src/event.c src/json.c src/text.c src/vote.c
 FUZZ_SRC_signature_parse = src/signature.c src/digest.c src/text.c
 FUZZ_SRC_legacy_parse	 = src/legacy.c src/signature.c src/digest.c \
 			   src/text.c
 FUZZ_DICT_json_validate	 = tests/fuzz/json.dict
 FUZZ_DICT_event_parse	 = tests/fuzz/json.dict
+FUZZ_DICT_event_claims	 = tests/fuzz/json.dict
 FUZZ_DICT_signature_parse = tests/fuzz/signature.dict
 FUZZ_DICT_legacy_parse	 = tests/fuzz/legacy.dict
 FUZZ_RPAREN		:= )
