@@ -89,6 +89,14 @@ done
 echo "mmolove.cgi demo: lighttpd on 127.0.0.1:$port -> spawn-fcgi -> mmolove.cgi"
 echo
 
+# pad TEXT WIDTH: TEXT, then spaces to WIDTH characters.  printf pads by
+# bytes, which would leave a UTF-8 name such as Jöns one column short;
+# characters are the bytes that are not UTF-8 continuation bytes.
+pad() {
+	n=$(printf '%s' "$1" | LC_ALL=C tr -d '\200-\277' | wc -c | tr -d ' ')
+	printf "%s%$(($2 > n ? $2 - n : 0))s" "$1" ""
+}
+
 # deliver LABEL BODY [SIGNATURE]: POSTs like MMOLove, prints the answer.
 deliver() {
 	sig=${3:-$(printf '%s' "$2" | MMOLOVE_CONFIG=$demo/mmolove.conf "$bin" --sign)}
@@ -97,7 +105,7 @@ deliver() {
 	    -H 'Content-Type: application/json' \
 	    -H "X-MMOLove-Event: $event" \
 	    -H "X-MMOLove-Signature: $sig" --data-binary "$2" "$url")
-	printf '%-36s -> HTTP %s %s\n' "$1" "$(printf '%s' "$answer" |
+	printf '%s -> HTTP %s %s\n' "$(pad "$1" 36)" "$(printf '%s' "$answer" |
 	    tail -c 3)" "$(printf '%s' "$answer" | head -n 1)"
 }
 

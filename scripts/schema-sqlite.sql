@@ -1,6 +1,6 @@
 -- mmolove grant-sqlite schema (SQLite >= 3.24).
 -- Applied by scripts/grant-sqlite on every run; safe to apply by hand:
---   sqlite3 /var/lib/mmolove/points.db < schema-sqlite.sql
+--   sqlite3 /var/lib/mmolove/points.sqlite < schema-sqlite.sql
 -- grants: one row per paid vote; heart_id makes the payout exactly-once.
 CREATE TABLE IF NOT EXISTS grants (
     heart_id   TEXT    PRIMARY KEY NOT NULL,
