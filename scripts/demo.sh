@@ -128,8 +128,8 @@ sqlite3 -header -column "$demo/state/points.sqlite" \
     'SELECT username, points FROM points ORDER BY username;'
 echo
 echo "audit log ($demo/state/mmolove.log):"
-jq -c '{outcome, status, username, heart_id, reward, reason}' \
-    "$demo/state/mmolove.log"
+jq -c '{outcome, status, username, heart_id, reward, reason} +
+    if .claimed then {claimed} else {} end' "$demo/state/mmolove.log"
 echo
 echo "ledger (mmolove.cgi --ledger: time, state, attempts, username, heart_id, reward):"
 MMOLOVE_CONFIG=$demo/mmolove.conf "$bin" --ledger

@@ -404,46 +404,60 @@ explain_text(struct explain *x, const char *buf, size_t len, long long now)
 	}
 }
 
+/*
+ * Reads the last cap bytes of the regular file fd into buf, from the
+ * start of a line; returns the length, or -1 with errno set.
+ */
+static ssize_t
+read_tail(int fd, char *buf, size_t cap)
+{
+	struct stat st;
+	off_t from;
+	ssize_t n;
+	char *nl;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	from = st.st_size > (off_t)cap ? st.st_size - (off_t)cap : 0;
+	if (lseek(fd, from, SEEK_SET) == -1 || (n = read_full(fd, buf, cap)) ==
+	    -1)
+		return -1;
+	/* Read from the middle of the file, its first line is cut. */
+	if (from > 0 && (nl = memchr(buf, '\n', (size_t)n)) != NULL) {
+		n -= nl + 1 - buf;
+		memmove(buf, nl + 1, (size_t)n);
+	}
+	return n;
+}
+
 int
 explain_log(struct explain *x, const char *path, long long now, char *why,
     size_t whylen)
 {
 	char buf[EXPLAIN_TAIL];
-	struct stat st;
-	off_t from;
-	ssize_t n;
-	char *nl;
+	ssize_t n = -1;
 	int fd, saved;
 
 	memset(x, 0, sizeof(*x));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
-	    -1)
-		goto fail;
-	if (fstat(fd, &st) == -1)
-		goto fail_fd;
-	from = st.st_size > EXPLAIN_TAIL ? st.st_size - EXPLAIN_TAIL : 0;
-	if (!S_ISREG(st.st_mode))
-		errno = EINVAL;
-	if (!S_ISREG(st.st_mode) || lseek(fd, from, SEEK_SET) == -1 ||
-	    (n = read_full(fd, buf, sizeof(buf))) == -1)
-		goto fail_fd;
-	(void)close(fd);
-	/* Reading from the middle of the file: its first line is cut. */
-	if (from > 0 && (nl = memchr(buf, '\n', (size_t)n)) != NULL) {
-		n -= nl + 1 - buf;
-		memmove(buf, nl + 1, (size_t)n);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) !=
+	    -1) {
+		n = read_tail(fd, buf, sizeof(buf));
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+	}
+	if (n == -1) {
+		if (errno == ENOENT)
+			return 0;	/* no log yet: nothing went wrong */
+		(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
 	}
 	explain_text(x, buf, (size_t)n, now);
 	return 0;
-fail_fd:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-fail:
-	if (errno == ENOENT)
-		return 0;
-	(void)snprintf(why, whylen, "%s: %s", path, strerror(errno));
-	return -1;
 }
 
 /* ------------------------------------------------------------ saying */
