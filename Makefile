@@ -40,7 +40,7 @@ SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 
-all: mmolove.cgi grants/grant-rcon
+all: mmolove.cgi grants/grant-rcon grants/grant-soap
 
 # The console grants (issue 12), in C and static like the handler: binary
 # framing and timeouts, and shared hosting has no compiler.  The settings
@@ -60,6 +60,17 @@ grant-rcon-at: $(GRANT_OBJS)
 	$(CC) $(ALL_CFLAGS) -DGRANT_RCON_CONF='"$(AT)"' $(PROG_LDFLAGS) \
 	    $(LDFLAGS) -o $(OUT) grants/grant-rcon.c $(GRANT_OBJS)
 
+# grant-soap (TrinityCore/AzerothCore SOAP), built the same way; its test
+# copy: make grant-soap-at AT=/tmp/x/grant-soap.conf OUT=/tmp/x/grant-soap
+GRANT_SOAP_CONF ?= $(CONFIG_DIR)/grant-soap.conf
+grants/grant-soap: grants/grant-soap.o $(GRANT_OBJS)
+	$(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ grants/grant-soap.o $(GRANT_OBJS)
+grants/grant-soap.o: grants/grant-soap.c grants/console.h build/settings
+	$(CC) $(ALL_CFLAGS) -DGRANT_SOAP_CONF='"$(GRANT_SOAP_CONF)"' -c -o $@ $<
+grant-soap-at: $(GRANT_OBJS)
+	$(CC) $(ALL_CFLAGS) -DGRANT_SOAP_CONF='"$(AT)"' $(PROG_LDFLAGS) \
+	    $(LDFLAGS) -o $(OUT) grants/grant-soap.c $(GRANT_OBJS)
+
 # libfcgi's TCP listening code, which a responder never runs, draws a
 # linker note about gethostbyname in static programs: it is harmless.
 mmolove.cgi: mmolove.cgi.o $(OBJS)
@@ -73,8 +84,9 @@ mmolove.cgi: mmolove.cgi.o $(OBJS)
 # never installs a stale path nor `make static` checks a stale link.
 build/settings: FORCE
 	@mkdir -p build
-	@echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' | cmp -s - $@ || \
-	    echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' > $@
+	@echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF) $(GRANT_SOAP_CONF)' | \
+	    cmp -s - $@ || \
+	    echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF) $(GRANT_SOAP_CONF)' > $@
 src/config.o src/cli.o mmolove.cgi: build/settings
 FORCE:
 
@@ -106,12 +118,14 @@ static: mmolove.cgi
 
 # Every warning, under both compilers the project supports.
 warnings:
-	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon
-	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon
+	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon \
+	    grants/grant-soap
+	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon \
+	    grants/grant-soap
 
 UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
 
-install: mmolove.cgi grants/grant-rcon
+install: mmolove.cgi grants/grant-rcon grants/grant-soap
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmolove
 	install -m 0755 mmolove.cgi $(DESTDIR)$(PREFIX)/bin/mmolove.cgi
 	sed 's|@SQLITE_DB@|$(SQLITE_DB)|' scripts/grant-sqlite \
@@ -130,9 +144,13 @@ install: mmolove.cgi grants/grant-rcon
 	    sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-$$g.conf.example \
 	        > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example || exit 1; \
 	done
-	install -m 0755 grants/grant-rcon $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon
-	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-rcon.conf.example \
-	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon.conf.example
+	for g in rcon soap; do \
+	    install -m 0755 grants/grant-$$g \
+	        $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g && \
+	    sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-$$g.conf.example \
+	        > $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example || \
+	    exit 1; \
+	done
 	@# systemd units for the owner to copy (INSTALL 4, 5, 11): not enabled.
 	install -d $(DESTDIR)$(PREFIX)/share/mmolove/systemd
 	for u in $(UNITS); do \
@@ -152,7 +170,7 @@ install: mmolove.cgi grants/grant-rcon
 	    $(DESTDIR)$(CONFIG)
 	@# Their settings will hold connection details: 0600, and never
 	@# overwritten (the owner chowns them to the web server's user).
-	for g in mysql postgres rcon; do \
+	for g in mysql postgres rcon soap; do \
 	    test -e $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || install -m 0600 \
 	        $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example \
 	        $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || exit 1; \
@@ -185,6 +203,7 @@ test: deps
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'grant-sql:bash tests/grant_sql_test.sh' \
 	    'grant-rcon:bash tests/grant_rcon_test.sh' \
+	    'grant-soap:bash tests/grant_soap_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'units:bash tests/units_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
@@ -242,11 +261,11 @@ demo:
 
 clean:
 	rm -f mmolove.cgi mmolove.cgi.o $(OBJS)
-	rm -f grants/grant-rcon grants/*.o
+	rm -f grants/grant-rcon grants/grant-soap grants/*.o
 	rm -rf build
 
 -include tests/unit.mk
 -include bench/bench.mk
 
-.PHONY: all bench-grants clean deps demo grant-rcon-at install soak soak-grants static test \
+.PHONY: all bench-grants clean deps demo grant-rcon-at grant-soap-at install soak soak-grants static test \
 	test-grants warnings FORCE
