@@ -150,6 +150,13 @@ same "... both commands ran, in order, with the values" \
 	"$(cut -f2 "$T/g.log" | paste -sd '|' -)"
 same "... the outputs on stdout" "Mail sent to Steve
 Mail sent to Steve" "$OUT"
+sed -e "s/^port = .*/port = $GP/" -e "s/^account = .*/account = admin/" \
+	-e "s/^password = .*/password = $PW/" scripts/grant-soap.conf.example >"$C"
+chmod 0600 "$C"
+expect "the shipped example's settings, with port and account" 0 Alex h_0 2
+same "... mail 49426 x 2 with its subject and text" \
+	'.send items Alex "Vote reward" "Thanks for voting!" 49426:2' "$(tail -n 1 "$T/g.log" | cut -f2)"
+conf "$GP" 'game = wow' "$SEND"
 expect "an extended-Latin name (TrinityCore's isExtendedLatinCharacter)" 0 Ærendil h_1b 1
 expect "a Cyrillic name" 0 Иван h_1c 1
 n=$(received g)
