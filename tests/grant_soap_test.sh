@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Tests for grants/grant-soap against tests/soap_server.py (a SOAP server
 # written from AzerothCore's and TrinityCore's ACSoap/TCSoap, itself
-# checked first with an independent client, curl), directly and through
-# the real mmolove.cgi as CGI.
+# checked first with an independent client, curl, and against the real
+# gSOAP engine those servers embed: tests/gsoap_server.c built with
+# Debian's gsoap), directly, against gSOAP, and through the real
+# mmolove.cgi as CGI.
 #
 #   bash tests/grant_soap_test.sh        (from the repository root)
 #
-# Ends with "N passed, M failed".
+# Installs the Debian packages gsoap and libgsoap-dev when missing (as
+# root).  Ends with "N passed, M failed".
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -112,6 +115,59 @@ same "curl: a raw & is not XML -> 500" "500 $((n + 1))" "$STATUS $(received plai
 soapcurl "ADMIN:$PW" urn:AC ''
 check "curl: an empty command -> Fault 'Command can not be empty'" grep -q 'Command can not be empty' "$T/curl.out"
 stop "$LAST_PID"
+
+# The same requests against the real gSOAP engine (Debian's gsoap), built
+# from tests/gsoap_server.c: the test server must answer alike.
+gsoap_build() {
+	sh tests/deps.sh gsoap libgsoap-dev || return 1
+	mkdir -p "$T/gsoap" &&
+		soapcpp2 -c -S -x -w -d "$T/gsoap" tests/gsoap_service.h >"$T/gsoap/build.log" 2>&1 &&
+		cc -o "$T/gsoap/server" -I"$T/gsoap" tests/gsoap_server.c "$T/gsoap/soapC.c" \
+			"$T/gsoap/soapServer.c" -lgsoap >>"$T/gsoap/build.log" 2>&1
+}
+gsoap_start() {	# GMLEVEL: sets PORT
+	local i=0
+	rm -f "$T/gsoap/port"
+	"$T/gsoap/server" "$T/gsoap/port" "$T/gsoap/log" ADMIN "$PW" "$1" Steve 'Tom&J<e>' &
+	SERVER_PIDS+=("$!")
+	LAST_PID=$!
+	while [ ! -s "$T/gsoap/port" ] && [ "$i" -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	PORT=$(cat "$T/gsoap/port" 2>/dev/null)
+}
+# shape USER:PASSWORD NAMESPACE COMMAND: the status and the result or
+# faultstring text of the answer, on the server at $PORT.
+shape() {
+	soapcurl "$@"
+	printf '%s %s' "$STATUS" "$(tr -d '\r\n' <"$T/curl.out" |
+		sed -n 's/.*<\(result\|faultstring\)>\([^<]*\)<.*/\1=\2/p')"
+}
+CASES=("ADMIN:$PW|urn:AC|.send items Steve &quot;Hi&quot; &quot;x&quot; 49426:1"
+	"ADMIN:$PW|urn:AC|.send items Ghost &quot;Hi&quot; &quot;x&quot; 49426:1"
+	"ADMIN:wrong|urn:AC|.server info" "ADMIN:wrong|urn:TC|.server info"
+	"ADMIN:$PW|urn:AC|")
+if gsoap_build; then
+	ok "Debian's gsoap builds tests/gsoap_server.c"
+	gsoap_start 3
+	GS=$PORT
+	server twin --characters Steve
+	TW=$PORT
+	for case in "${CASES[@]}"; do
+		IFS='|' read -r cred ns cmd <<<"$case"
+		PORT=$GS
+		want=$(shape "$cred" "$ns" "$cmd")
+		[[ $want =~ ^[0-9]{3}\ (result|faultstring)=. ]] ||
+			bad "gSOAP answered a status and a text" "[$want]"
+		PORT=$TW
+		same "gSOAP and the test server answer alike: $(printf '%s' "$cmd" | cut -c 1-20) ($ns, ${cred%%:*})" \
+			"$want" "$(shape "$cred" "$ns" "$cmd")"
+	done
+	stop "$LAST_PID"
+else
+	bad "Debian's gsoap builds tests/gsoap_server.c" "$(tail -n 3 "$T/gsoap/build.log" 2>/dev/null)"
+fi
 
 # conf PORT [EXTRA LINES...]: the settings file, 0600.
 conf() {
@@ -278,6 +334,34 @@ expect "settings file 0644" 78 Steve h_11 1
 check "... says the mode" grep -q '644' "$T/err"
 rm -f "$C"
 expect "no settings file" 78 Steve h_11 1
+
+echo "# grant-soap against the real gSOAP engine"
+if [ -x "$T/gsoap/server" ]; then
+	gsoap_start 3
+	conf "$PORT" 'game = wow' "$SEND"
+	expect "gSOAP: paid" 0 Steve h_g1 4
+	same "... gSOAP read the command" '.send items Steve "Vote reward" "Thanks for voting!" 49426:4' \
+		"$(tail -n 1 "$T/gsoap/log")"
+	same "... and its result" "Mail sent to Steve" "$OUT"
+	expect "gSOAP: no such character (Fault)" 65 Ghost h_g2 4
+	conf "$PORT" 'name_rule = [A-Za-z&<>]{2,16}' \
+		'command = .send mail {username} "<b>Vote & win</b>" "it'"'"'s {reward}"'
+	expect "gSOAP: the XML-escaped command" 0 'Tom&J<e>' h_g3 5
+	same "... reached gSOAP's parser as it was written" \
+		".send mail Tom&J<e> \"<b>Vote & win</b>\" \"it's 5\"" "$(tail -n 1 "$T/gsoap/log")"
+	conf "$PORT" 'game = wow' "$SEND"
+	sed -i "s/^password = .*/password = wrong/" "$C"
+	expect "gSOAP: wrong password (401)" 78 Steve h_g4 1
+	conf "$PORT" 'game = wow' "$SEND"
+	sed -i "s/^namespace = ac/namespace = tc/" "$C"
+	expect "gSOAP: the wrong namespace" 78 Steve h_g4 1
+	stop "$LAST_PID"
+	gsoap_start 1
+	conf "$PORT" 'game = wow' "$SEND"
+	expect "gSOAP: GM level too low (403)" 78 Steve h_g4 1
+	check "... says it needs 3" grep -q "needs 3" "$T/err"
+	stop "$LAST_PID"
+fi
 
 echo "# through mmolove.cgi"
 server cgi --characters Alex,Bob,Cara,Dana,Erin,Fay
