@@ -124,6 +124,18 @@ warnings:
 
 UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
 
+# The manual pages, each beside its program (grants/grant-soap.8 and the
+# like join by the glob); they are written with the default paths, and
+# `make install` writes the configured ones over them.
+MAN8	 = $(wildcard *.8 scripts/*.8 grants/*.8)
+MAN_SED	 = -e 's|/etc/mmolove/mmolove\.conf|$(CONFIG)|g' \
+	   -e 's|/etc/mmolove/grant-rcon\.conf|$(GRANT_RCON_CONF)|g' \
+	   -e 's|/etc/mmolove/|$(CONFIG_DIR)/|g' \
+	   -e 's|/var/lib/mmolove/points\.sqlite|$(SQLITE_DB)|g' \
+	   -e 's|/var/lib/mmolove/|$(STATE_DIR)/|g' \
+	   -e 's|/usr/local/share/mmolove|$(PREFIX)/share/mmolove|g' \
+	   -e 's|/usr/local/bin/mmolove\.cgi|$(PREFIX)/bin/mmolove.cgi|g'
+
 install: mmolove.cgi grants/grant-rcon
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmolove
 	install -m 0755 mmolove.cgi $(DESTDIR)$(PREFIX)/bin/mmolove.cgi
@@ -146,6 +158,11 @@ install: mmolove.cgi grants/grant-rcon
 	install -m 0755 grants/grant-rcon $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon
 	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-rcon.conf.example \
 	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	for m in $(MAN8); do \
+	    sed $(MAN_SED) $$m > $(DESTDIR)$(PREFIX)/share/man/man8/$${m##*/} && \
+	    chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man8/$${m##*/} || exit 1; \
+	done
 	@# systemd units for the owner to copy (INSTALL 4, 5, 11): not enabled.
 	install -d $(DESTDIR)$(PREFIX)/share/mmolove/systemd
 	for u in $(UNITS); do \
