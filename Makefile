@@ -193,10 +193,11 @@ install: mmolove.cgi grants/grant-rcon
 # which injects the faults of tests/ledger_test.py, and the database
 # servers tests/grant_sql_test.sh starts for grant-mysql and
 # grant-postgres, and systemd-analyze (package systemd; systemd need not
-# run) for tests/units_test.sh.
+# run) for tests/units_test.sh, and mandoc and man-db, which lint and
+# render the manual pages in tests/man_test.sh.
 TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file strace \
 	mariadb-server mariadb-client postgresql-15 postgresql-client-15 \
-	systemd
+	systemd mandoc man-db
 deps:
 	@sh tests/deps.sh $(TEST_PACKAGES)
 
@@ -217,6 +218,7 @@ test: deps
 	    'grant-rcon:bash tests/grant_rcon_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'units:bash tests/units_test.sh' \
+	    'man:bash tests/man_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
 
