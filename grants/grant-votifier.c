@@ -67,7 +67,7 @@
 #define VOTIFIER_MAX_CHALLENGE	64	/* NuVotifier's: 26 base-32 digits */
 #define VOTIFIER_MAX_GREETING	256
 #define VOTIFIER_MAX_REPLY	4096
-#define VOTIFIER_MAX_SERVICE	128
+#define VOTIFIER_MAX_SERVICE	256
 
 /* One connection to the listener. */
 struct link {
