@@ -573,6 +573,7 @@ main(int argc, char *argv[])
 	const char *host;
 	char port[16], reward[32];
 	size_t len;
+	long io_ms;
 	int connect_ms, code;
 
 	console_program = "grant-votifier";
@@ -588,8 +589,7 @@ main(int argc, char *argv[])
 	    console_conf_long(&c, "port", 8192, 1, 65535));
 	connect_ms = (int)console_conf_long(&c, "connect_timeout", 3, 1, 300) *
 	    1000;
-	memset(&l, 0, sizeof(l));
-	l.deadline = console_conf_long(&c, "io_timeout", 5, 1, 300) * 1000;
+	io_ms = console_conf_long(&c, "io_timeout", 5, 1, 300) * 1000;
 	vote_settings(&c, &v, &key);
 
 	/* The arguments, and the message's size, before anything is sent. */
@@ -610,9 +610,10 @@ main(int argc, char *argv[])
 		    VOTIFIER_MAX_MESSAGE);
 
 	(void)snprintf(where, sizeof(where), "%s port %s", host, port);
+	memset(&l, 0, sizeof(l));
 	l.where = where;
 	l.fd = connect_to(host, port, connect_ms);
-	l.deadline += now_ms();
+	l.deadline = now_ms() + io_ms;
 	read_greeting(&l, v.challenge, sizeof(v.challenge));
 	len = message(&v, &key, msg, sizeof(msg));
 	wipe(&key, sizeof(key));
