@@ -27,9 +27,11 @@ LINK	?= static
 ifeq ($(LINK),dynamic)
 PROG_LDFLAGS = $(LDHARDEN)
 LIBS	 = -lfcgi -lcrypto
+CRYPTO_LIBS = -lcrypto
 else
 PROG_LDFLAGS = -static-pie -Wl,-z,relro,-z,now
 LIBS	 = -l:libfcgi.a -l:libcrypto.a
+CRYPTO_LIBS = -l:libcrypto.a
 endif
 
 SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
@@ -40,7 +42,7 @@ SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 
-all: mmolove.cgi grants/grant-rcon
+all: mmolove.cgi grants/grant-rcon grants/grant-votifier
 
 # A static link draws glibc's note on its name lookups: "warning: Using
 # 'gethostbyname' in statically linked applications requires at runtime
@@ -74,6 +76,23 @@ grant-rcon-at: $(GRANT_OBJS)
 	    $(PROG_LDFLAGS) $(LDFLAGS) -o $(OUT) grants/grant-rcon.c \
 	    $(GRANT_OBJS)
 
+# grant-votifier signs with the handler's HMAC (src/digest.c, over
+# libcrypto's SHA-256) and escapes and checks JSON with its code.
+GRANT_VOTIFIER_CONF ?= $(CONFIG_DIR)/grant-votifier.conf
+VOTIFIER_OBJS = $(GRANT_OBJS) src/digest.o src/json.o src/text.o
+grants/grant-votifier: grants/grant-votifier.o $(VOTIFIER_OBJS)
+	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ grants/grant-votifier.o \
+	    $(VOTIFIER_OBJS) $(CRYPTO_LIBS)
+grants/grant-votifier.o: grants/grant-votifier.c grants/console.h $(HDRS) \
+    build/settings
+	$(CC) $(ALL_CFLAGS) -DGRANT_VOTIFIER_CONF='"$(GRANT_VOTIFIER_CONF)"' \
+	    -c -o $@ $<
+# make grant-votifier-at AT=/tmp/x/grant-votifier.conf OUT=/tmp/x/grant-votifier
+grant-votifier-at: $(VOTIFIER_OBJS)
+	$(QUIET_LD) $(CC) $(ALL_CFLAGS) -DGRANT_VOTIFIER_CONF='"$(AT)"' $(PROG_LDFLAGS) \
+	    $(LDFLAGS) -o $(OUT) grants/grant-votifier.c $(VOTIFIER_OBJS) \
+	    $(CRYPTO_LIBS)
+
 mmolove.cgi: mmolove.cgi.o $(OBJS)
 	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ mmolove.cgi.o \
 	    $(OBJS) $(LIBS)
@@ -86,8 +105,8 @@ mmolove.cgi: mmolove.cgi.o $(OBJS)
 # never installs a stale path nor `make static` checks a stale link.
 build/settings: FORCE
 	@mkdir -p build
-	@echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' | cmp -s - $@ || \
-	    echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' > $@
+	@echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF) $(GRANT_VOTIFIER_CONF)' | \
+	    cmp -s - $@ || echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF) $(GRANT_VOTIFIER_CONF)' > $@
 src/config.o src/cli.o mmolove.cgi: build/settings
 FORCE:
 
@@ -119,8 +138,10 @@ static: mmolove.cgi
 
 # Every warning, under both compilers the project supports.
 warnings:
-	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon
-	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon
+	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon \
+	    grants/grant-votifier
+	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon \
+	    grants/grant-votifier
 
 UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
 
@@ -130,13 +151,14 @@ UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
 MAN8	 = $(wildcard *.8 scripts/*.8 grants/*.8)
 MAN_SED	 = -e 's|/etc/mmolove/mmolove\.conf|$(CONFIG)|g' \
 	   -e 's|/etc/mmolove/grant-rcon\.conf|$(GRANT_RCON_CONF)|g' \
+	   -e 's|/etc/mmolove/grant-votifier\.conf|$(GRANT_VOTIFIER_CONF)|g' \
 	   -e 's|/etc/mmolove/|$(CONFIG_DIR)/|g' \
 	   -e 's|/var/lib/mmolove/points\.sqlite|$(SQLITE_DB)|g' \
 	   -e 's|/var/lib/mmolove/|$(STATE_DIR)/|g' \
 	   -e 's|/usr/local/share/mmolove|$(PREFIX)/share/mmolove|g' \
 	   -e 's|/usr/local/bin/mmolove\.cgi|$(PREFIX)/bin/mmolove.cgi|g'
 
-install: mmolove.cgi grants/grant-rcon
+install: mmolove.cgi grants/grant-rcon grants/grant-votifier
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmolove
 	install -m 0755 mmolove.cgi $(DESTDIR)$(PREFIX)/bin/mmolove.cgi
 	sed 's|@SQLITE_DB@|$(SQLITE_DB)|' scripts/grant-sqlite \
@@ -158,6 +180,10 @@ install: mmolove.cgi grants/grant-rcon
 	install -m 0755 grants/grant-rcon $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon
 	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-rcon.conf.example \
 	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon.conf.example
+	install -m 0755 grants/grant-votifier \
+	    $(DESTDIR)$(PREFIX)/share/mmolove/grant-votifier
+	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-votifier.conf.example \
+	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-votifier.conf.example
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8
 	for m in $(MAN8); do \
 	    sed $(MAN_SED) $$m > $(DESTDIR)$(PREFIX)/share/man/man8/$${m##*/} && \
@@ -182,7 +208,7 @@ install: mmolove.cgi grants/grant-rcon
 	    $(DESTDIR)$(CONFIG)
 	@# Their settings will hold connection details: 0600, and never
 	@# overwritten (the owner chowns them to the web server's user).
-	for g in mysql postgres rcon; do \
+	for g in mysql postgres rcon votifier; do \
 	    test -e $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || install -m 0600 \
 	        $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example \
 	        $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || exit 1; \
@@ -216,6 +242,7 @@ test: deps
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'grant-sql:bash tests/grant_sql_test.sh' \
 	    'grant-rcon:bash tests/grant_rcon_test.sh' \
+	    'grant-votifier:bash tests/grant_votifier_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'units:bash tests/units_test.sh' \
 	    'man:bash tests/man_test.sh' \
@@ -274,11 +301,11 @@ demo:
 
 clean:
 	rm -f mmolove.cgi mmolove.cgi.o $(OBJS)
-	rm -f grants/grant-rcon grants/*.o
+	rm -f grants/grant-rcon grants/grant-votifier grants/*.o
 	rm -rf build
 
 -include tests/unit.mk
 -include bench/bench.mk
 
-.PHONY: all bench-grants clean deps demo grant-rcon-at install soak soak-grants static test \
+.PHONY: all bench-grants clean deps demo grant-rcon-at grant-votifier-at install soak soak-grants static test \
 	test-grants warnings FORCE
