@@ -28,7 +28,7 @@ import testlib
 from testlib import (CLEAN_PATH, DROP, Fail, check, eq, new_hid, poll,
                      proc_stat, test)
 
-from fastcgi_test import Env, Worker
+from fastcgi_test import Env, Worker, fd_targets
 
 
 def minted():
@@ -256,6 +256,18 @@ def config_change_takes_effect(ctx):
         wait_reload(e, "reloaded")
         paid_with(e, w, e.secret, "5")
         check(os.path.getsize(old_log) > 0, "old log emptied")
+    with ctx.case("state_dir moved: the ledger reopened there"):
+        old_votes = os.path.realpath(e.votes)
+        new_state = os.path.join(e.dir, "state2")
+        e.write_config(state_dir=new_state)
+        line = wait_reload(e, "reloaded")
+        check("state_dir is now " + new_state in line["reason"],
+              "reason %r" % line["reason"])
+        e.state = new_state
+        paid_with(e, w, e.secret, "5")
+        fds = fd_targets(w.pid).values()
+        check(old_votes not in fds, "the old votes/ is still open")
+        check(os.path.realpath(e.votes) in fds, "the new votes/ is not open")
     same_process(w, pid0, start0)
 
 
