@@ -39,6 +39,7 @@ SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
 	   src/owner.c src/pay.c src/queue.c src/request.c src/request_io.c src/response.c \
 	   src/reward.c src/secret.c src/signature.c src/sys.c src/text.c \
 	   src/utc.c src/vote.c
+SRCS	+= src/reload.c
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 
@@ -254,6 +255,7 @@ test: deps
 	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi --rounds 5' \
 	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
+	    'reload:python3 tests/reload_test.py --binary ./mmolove.cgi' \
 	    'ledger:python3 tests/ledger_test.py --binary ./mmolove.cgi' \
 	    'queue:python3 tests/queue_test.py --binary ./mmolove.cgi' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \

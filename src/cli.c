@@ -216,6 +216,14 @@ check(int *problems, int ok, const char *fmt, ...)
 		(*problems)++;
 }
 
+/* A secret line that is probably wrong, yet accepted: a warning. */
+static void
+secret_warning(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)printf("warning secret_file: %s\n", msg);
+}
+
 static void
 check_secret(int *problems, const struct config *cfg)
 {
@@ -233,6 +241,7 @@ check_secret(int *problems, const struct config *cfg)
 	secret_wipe(&set);
 	if (from_env)
 		return;
+	(void)secret_lint(cfg->secret_file, secret_warning, NULL);
 	if (stat(cfg->secret_file, &st) == -1)
 		check(problems, 0, "secret_file %s: %s", cfg->secret_file,
 		    strerror(errno));

@@ -1948,6 +1948,119 @@ def cli_check(ctx):
             p.stdout[:300], p.stderr[:300]))
 
 
+def minted():
+    """A secret shaped like a dashboard's: 64 hex digits."""
+    return uuid.uuid4().hex + uuid.uuid4().hex
+
+
+def secret_warnings(p):
+    return [l for l in p.stdout.decode().splitlines()
+            if l.startswith("warning secret_file:")]
+
+
+@test
+def cli_check_secret_shape(ctx):
+    """--check warns (exit 0) of secret lines that are accepted but look
+    wrong, naming lines by number and length, never their bytes."""
+    a, b = minted(), minted()
+    for label, text, want in (
+            ("one minted secret", a + "\n", []),
+            ("old and new, each on its line", b + "\n" + a + "\n", []),
+            ("no final newline", a, ["no newline"]),
+            ("cat >> onto a file with no final newline", a + b + "\n",
+             ["line 1 is 128 characters", "glued"]),
+            ("short secrets glued, beside another",
+             "abcdefghij\nabcdefghijabcdefghij\n",
+             ["line 2 is 20 characters, line 1 only 10", "glued"]),
+            ("two on one line", a[:20] + " " + b[:20] + "\n",
+             ["line 1 has a space"]),
+            ("a stray byte from a copy", a[:20] + "\u200b\n",
+             ["line 1 has a byte that is not printable ASCII"])):
+        with ctx.case(label):
+            e = ctx.env()
+            with open(e.secret_path, "w", encoding="utf-8") as f:
+                f.write(text)
+            for s in (a, b, a[:20], b[:20]):
+                e.sensitive.add(s)
+            p = e.cli(["--check"])
+            eq(p.returncode, 0, "exit status (out %r)" % p.stdout[-400:])
+            got = secret_warnings(p)
+            if not want:
+                eq(got, [], "secret warnings")
+            for w in want:
+                check(any(w in g for g in got), "no warning with %r in %r"
+                      % (w, got))
+            for s in (a, b, a[:20], b[:20]):
+                check(s.encode() not in p.stdout + p.stderr,
+                      "prints secret bytes")
+
+
+def install_rotation_command(path):
+    """INSTALL section 10's command that puts the new secret first, for
+    the secret file at path, without its sudo."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "INSTALL")) as f:
+        lines = f.read().splitlines()
+    at = [i for i, l in enumerate(lines) if "sh -c 'new=$(cat)" in l]
+    check(len(at) == 1, "INSTALL holds %d rotation commands" % len(at))
+    cmd = []
+    for l in lines[at[0]:]:
+        cmd.append(l.strip())
+        if l.rstrip().endswith("'"):
+            break
+    cmd = "\n".join(cmd)
+    check(cmd.startswith("sudo -u www-data sh -c '"), "command %r" % cmd)
+    return cmd[len("sudo -u www-data "):].replace("/etc/mmolove/secret",
+                                                    path)
+
+
+@test
+def rotation_as_install_says(ctx):
+    """INSTALL section 10, step by step, on a secret file that lacks its
+    final newline: the new secret lands first and on its own line, both
+    are accepted, --sign signs with the new one (so section 8's
+    self-test tries it), and once the old line is gone the old secret
+    is refused."""
+    old, new = minted(), minted()
+    e = ctx.env(secrets=[old])
+    e.sensitive.update((old, new))
+    with open(e.secret_path, "w") as f:
+        f.write(old)
+    mode = os.stat(e.secret_path).st_mode
+    cmd = install_rotation_command(e.secret_path)
+    p = subprocess.run(["sh", "-c", cmd], input=(new + "\n").encode(),
+                       capture_output=True, timeout=60)
+    eq(p.returncode, 0, "the command (stderr %r)" % p.stderr[:300])
+    with open(e.secret_path) as f:
+        eq(f.read(), new + "\n" + old + "\n", "the secret file")
+    eq(os.stat(e.secret_path).st_mode, mode, "the file's mode")
+    p = e.cli(["--check"])
+    eq(p.returncode, 0, "--check (out %r)" % p.stdout[-400:])
+    eq(secret_warnings(p), [], "secret warnings")
+    body = e.heart_test_body()
+    t = str(now())
+    p = e.cli(["--sign", "--t", t], stdin=body)
+    eq(p.stdout.decode().strip(), "t=%s,v1=%s" % (t, sign_py(new, t, body)),
+       "--sign signs with the new secret")
+    e.expect(e.post(body, header=p.stdout.decode().strip()), 200, "test")
+    for s in (new, old):
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid), secret=s), 200, "paid", ran=1)
+    with ctx.case("an empty paste changes nothing"):
+        p = subprocess.run(["sh", "-c", cmd], input=b"", capture_output=True,
+                           timeout=60)
+        check(p.returncode != 0, "exit 0 for an empty paste")
+        with open(e.secret_path) as f:
+            eq(f.read(), new + "\n" + old + "\n", "the secret file")
+    with ctx.case("step 4: the old line removed"):
+        e.write_secret([new])
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid), secret=old), 401,
+                 "unauthorized")
+        e.expect(e.post(e.body(heart_id=hid), secret=new), 200, "paid",
+                 ran=1)
+
+
 @test
 def cli_args_ignored_under_cgi(ctx):
     e = ctx.env()

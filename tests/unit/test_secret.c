@@ -102,11 +102,97 @@ test_environment(void **state)
 	assert_int_equal(load_file(f, "from-file\n"), 0);
 	assert_int_equal(f->set.count, 1);
 	assert_true(same_key(&f->set.keys[0], "from-env"));
+	assert_true(f->set.from_env);
 	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
 
 	assert_int_equal(setenv("MMOLOVE_CALLBACK_SECRET", "", 1), 0);
 	assert_int_equal(load_file(f, "from-file\n"), -1);
 	assert_null(getenv("MMOLOVE_CALLBACK_SECRET"));
+}
+
+static void
+test_same(void **state)
+{
+	struct fixture *f = *state;
+	struct secret_set other;
+
+	assert_int_equal(load_file(f, "one\ntwo\n"), 0);
+	assert_false(f->set.from_env);
+	assert_int_equal(secret_load(&other, f->tmp.path, f->err,
+	    sizeof(f->err)), 0);
+	assert_true(secret_same(&f->set, &other));
+	/* Same secrets, other order: --sign's first line differs. */
+	assert_int_equal(load_file(f, "two\none\n"), 0);
+	assert_false(secret_same(&f->set, &other));
+	assert_int_equal(load_file(f, "one\n"), 0);
+	assert_false(secret_same(&f->set, &other));
+	assert_int_equal(load_file(f, "one\ntwO\n"), 0);
+	assert_false(secret_same(&f->set, &other));
+	secret_wipe(&other);
+}
+
+struct said {
+	int	 count;
+	char	 all[2048];
+};
+
+static void
+collect(void *arg, const char *msg)
+{
+	struct said *s = arg;
+	size_t used = strlen(s->all);
+
+	(void)snprintf(s->all + used, sizeof(s->all) - used, "%s\n", msg);
+	s->count++;
+}
+
+static int
+lint(struct fixture *f, const char *text, struct said *s)
+{
+	int n;
+
+	write_file(f->tmp.path, text, strlen(text));
+	memset(s, 0, sizeof(*s));
+	n = secret_lint(f->tmp.path, collect, s);
+	assert_int_equal(n, s->count);
+	return n;
+}
+
+#define HEX64 "0123456789abcdef0123456789abcdef" \
+	"0123456789abcdef0123456789abcdef"
+
+static void
+test_lint(void **state)
+{
+	struct fixture *f = *state;
+	struct said s;
+	char missing[400];
+
+	/* Minted secrets, one a line, old and new: nothing to say. */
+	assert_int_equal(lint(f, HEX64 "\n" HEX64 "\r\n\n", &s), 0);
+	assert_int_equal(lint(f, "  short-one \n", &s), 0);
+	/* No newline at the end: `cat >>` would glue the next one on. */
+	assert_int_equal(lint(f, HEX64, &s), 1);
+	assert_non_null(strstr(s.all, "no newline"));
+	/* What that glue made: one line of two secrets. */
+	assert_int_equal(lint(f, HEX64 HEX64 "\n", &s), 1);
+	assert_non_null(strstr(s.all, "line 1 is 128 characters"));
+	assert_non_null(strstr(s.all, "glued"));
+	/* Short secrets glued: twice another line, on line 3. */
+	assert_int_equal(lint(f, "abcdefgh\n\nabcdefghabcdefgh\n", &s), 1);
+	assert_non_null(strstr(s.all, "line 3 is 16 characters, line 1 "
+	    "only 8"));
+	/* A blank inside, a byte a copy brought along (U+00A0). */
+	assert_int_equal(lint(f, "abc def\nabc\xc2\xa0" "def\n", &s), 2);
+	assert_non_null(strstr(s.all, "line 1 has a space"));
+	assert_non_null(strstr(s.all, "line 2 has a byte"));
+	/* Never a byte of a secret in what it says. */
+	assert_int_equal(lint(f, "zqzqzqzqzqzqzqzqzqzqzqzqzqzqzqzqzqzqzqzq"
+	    "zqzqzqzqzqzqzqzqzqzqzqzqzqzqzqzq xyzzy", &s), 3);
+	assert_null(strstr(s.all, "zqzq"));
+	assert_null(strstr(s.all, "xyzzy"));
+	(void)snprintf(missing, sizeof(missing), "%s/none", f->tmp.dir);
+	assert_int_equal(secret_lint(missing, collect, &s), -1);
 }
 
 int
@@ -116,6 +202,8 @@ run_secret_tests(void)
 		env_fixture_test(test_file_rotation, &spec),
 		env_fixture_test(test_file_problems, &spec),
 		env_fixture_test(test_environment, &spec),
+		env_fixture_test(test_same, &spec),
+		env_fixture_test(test_lint, &spec),
 	};
 
 	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
