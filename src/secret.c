@@ -1,5 +1,10 @@
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +15,46 @@
 
 /* Room for every accepted line at its longest, plus line ends. */
 #define FILE_MAX	(SECRET_MAX * (SECRET_LEN_MAX + 2))
+
+/*
+ * Mode bits that refuse a secret_file, as ssh refuses a key or an
+ * authorized_keys file others could read or change: any access by
+ * others, and a group that may write (whoever can change the secret can
+ * forge votes).  A group that only reads is the intended root:www-data
+ * 0640.
+ */
+#define MODE_REFUSED	(S_IRWXO | S_IWGRP)
+
+/*
+ * No core file may hold a key.  Not dumpable: no core, and no ptrace or
+ * /proc/PID/mem by other processes of our user (execve(2) makes a grant
+ * dumpable again).  A soft RLIMIT_CORE of 0 as well, for a system whose
+ * fs.suid_dumpable = 2 still dumps non-dumpable processes.  The hard
+ * limit stays, so a grant may raise its own soft limit (grant.h).
+ */
+static int
+core_dumps_off(char *err, size_t errlen)
+{
+	struct rlimit rl;
+
+	if (prctl(PR_SET_DUMPABLE, 0UL, 0UL, 0UL, 0UL) == -1) {
+		(void)snprintf(err, errlen, "prctl(PR_SET_DUMPABLE): %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (getrlimit(RLIMIT_CORE, &rl) == -1) {
+		(void)snprintf(err, errlen, "getrlimit(RLIMIT_CORE): %s",
+		    strerror(errno));
+		return -1;
+	}
+	rl.rlim_cur = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1) {
+		(void)snprintf(err, errlen, "setrlimit(RLIMIT_CORE): %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 static int
 secret_add(struct secret_set *set, const char *s, size_t len, char *err,
@@ -56,17 +101,64 @@ secret_from_environment(struct secret_set *set, char *value, char *err,
 	return rc;
 }
 
+/* What a refused mode lets others do, in words. */
+static const char *
+mode_problem(mode_t mode)
+{
+	if (mode & S_IROTH)
+		return "anyone may read it";
+	if (mode & S_IWOTH)
+		return "anyone may change it";
+	if (mode & S_IWGRP)
+		return "its group may change it";
+	return "others have access to it";
+}
+
+/*
+ * Opens the file and checks the mode of what was opened (fstat, not a
+ * stat of the path that a rename could change in between).
+ */
+static int
+secret_file_open(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		(void)snprintf(err, errlen, "cannot read secret_file %s: %s",
+		    path, strerror(errno));
+		if (fd != -1)
+			(void)close(fd);
+		return -1;
+	}
+	if (st.st_mode & MODE_REFUSED) {
+		(void)snprintf(err, errlen, "secret_file %s has mode %04o: %s; "
+		    "refused, as ssh refuses such keys: chmod 0640 (or 0600) "
+		    "%s", path, (unsigned)(st.st_mode & 07777),
+		    mode_problem(st.st_mode), path);
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 secret_from_file(struct secret_set *set, const char *path, char *err,
     size_t errlen)
 {
 	char buf[FILE_MAX + 1], *line, *nl;
 	ssize_t len;
-	int rc = 0;
+	int fd, saved, rc = 0;
 
-	if ((len = read_path(path, buf, sizeof(buf))) == -1) {
+	if ((fd = secret_file_open(path, err, errlen)) == -1)
+		return -1;
+	len = read_full(fd, buf, sizeof(buf));
+	saved = errno;
+	(void)close(fd);
+	if (len == -1) {
 		(void)snprintf(err, errlen, "cannot read secret_file %s: %s",
-		    path, strerror(errno));
+		    path, strerror(saved));
 		/* A read may have failed part-way: wipe all it could hold. */
 		wipe(buf, sizeof(buf));
 		return -1;
@@ -100,6 +192,8 @@ secret_load(struct secret_set *set, const char *secret_file, char *err,
 
 	set->count = 0;
 	set->from_env = value != NULL;
+	if (core_dumps_off(err, errlen) == -1)
+		return -1;
 	if (value != NULL)
 		return secret_from_environment(set, value, err, errlen);
 	if (secret_file == NULL || *secret_file == '\0') {

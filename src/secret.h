@@ -8,6 +8,13 @@
  * HMAC key, so the raw bytes never outlive secret_load().  Callers wipe
  * the set with secret_wipe() when done; nothing here logs a secret, and
  * secret_lint() names lines by number and length only.
+ * Before any secret is read, the process is made non-dumpable with a
+ * soft RLIMIT_CORE of 0, for the rest of its life (fork(2) keeps both;
+ * execve(2) of a grant restores dumpable, not the limit): no core file
+ * ever holds a key, and a failure to turn dumps off is a failure to
+ * load.  A secret_file that others may read or change, or its group
+ * change (mode & 0027), is refused, with its mode and the fix in err;
+ * group-readable (root:www-data 0640) is fine.
  */
 #ifndef MMOLOVE_SECRET_H
 #define MMOLOVE_SECRET_H
