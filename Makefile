@@ -27,9 +27,11 @@ LINK	?= static
 ifeq ($(LINK),dynamic)
 PROG_LDFLAGS = $(LDHARDEN)
 LIBS	 = -lfcgi -lcrypto
+CRYPTO_LIBS = -lcrypto
 else
 PROG_LDFLAGS = -static-pie -Wl,-z,relro,-z,now
 LIBS	 = -l:libfcgi.a -l:libcrypto.a
+CRYPTO_LIBS = -l:libcrypto.a
 endif
 
 SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/explain.c src/fastcgi.c \
@@ -37,33 +39,77 @@ SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/explain.c src/fastcg
 	   src/owner.c src/pay.c src/queue.c src/request.c src/request_io.c src/response.c \
 	   src/reward.c src/secret.c src/signature.c src/sys.c src/text.c \
 	   src/utc.c src/vote.c
+SRCS	+= src/reload.c
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)
 
-all: mmolove.cgi grants/grant-rcon
+all: mmolove.cgi grants/grant-rcon grants/grant-votifier grants/grant-soap
+
+# A static link draws glibc's note on its name lookups: "warning: Using
+# 'gethostbyname' in statically linked applications requires at runtime
+# the shared libraries from the glibc version used for linking".
+# mmolove.cgi draws it from libfcgi, not libcrypto (found with
+# -Wl,--trace-symbol=gethostbyname): os_unix.o's OS_CreateLocalIpcFd,
+# for FCGX_OpenSocket("host:port"), which a responder never calls, but
+# FCGX_Accept_r pulls in the whole object.  grant-rcon calls getaddrinfo
+# itself: a host name, not a numeric address, needs the NSS libraries of
+# the same glibc at run time (grant-rcon.8 says so).  The note reads like
+# an error to a newcomer, so these links run through scripts/quiet-ld.sh,
+# which drops exactly that note and passes every other line, and the
+# exit status, through (tests/man_test.sh checks both).
+QUIET_LD = sh scripts/quiet-ld.sh
 
 # The console grants (issue 12), in C and static like the handler: binary
 # framing and timeouts, and shared hosting has no compiler.  The settings
 # path is compiled in (SPEC: never from argv or the environment).
-# getaddrinfo draws a linker note in static programs: a host name other
-# than a numeric address needs the system's NSS libraries at run time.
 GRANT_RCON_CONF ?= $(CONFIG_DIR)/grant-rcon.conf
 GRANT_OBJS = grants/console.o
 grants/grant-rcon: grants/grant-rcon.o $(GRANT_OBJS)
-	$(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ grants/grant-rcon.o $(GRANT_OBJS)
+	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ grants/grant-rcon.o \
+	    $(GRANT_OBJS)
 grants/grant-rcon.o: grants/grant-rcon.c grants/console.h build/settings
 	$(CC) $(ALL_CFLAGS) -DGRANT_RCON_CONF='"$(GRANT_RCON_CONF)"' -c -o $@ $<
 grants/console.o: grants/console.h
 # A copy with another settings path, for tests/grant_rcon_test.sh:
 # make grant-rcon-at AT=/tmp/x/grant-rcon.conf OUT=/tmp/x/grant-rcon
 grant-rcon-at: $(GRANT_OBJS)
-	$(CC) $(ALL_CFLAGS) -DGRANT_RCON_CONF='"$(AT)"' $(PROG_LDFLAGS) \
-	    $(LDFLAGS) -o $(OUT) grants/grant-rcon.c $(GRANT_OBJS)
+	$(QUIET_LD) $(CC) $(ALL_CFLAGS) -DGRANT_RCON_CONF='"$(AT)"' \
+	    $(PROG_LDFLAGS) $(LDFLAGS) -o $(OUT) grants/grant-rcon.c \
+	    $(GRANT_OBJS)
 
-# libfcgi's TCP listening code, which a responder never runs, draws a
-# linker note about gethostbyname in static programs: it is harmless.
+# grant-soap (TrinityCore/AzerothCore SOAP), built like grant-rcon; its
+# test copy: make grant-soap-at AT=/tmp/x/grant-soap.conf OUT=/tmp/x/grant-soap
+GRANT_SOAP_CONF ?= $(CONFIG_DIR)/grant-soap.conf
+grants/grant-soap: grants/grant-soap.o $(GRANT_OBJS)
+	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ grants/grant-soap.o \
+	    $(GRANT_OBJS)
+grants/grant-soap.o: grants/grant-soap.c grants/console.h build/settings
+	$(CC) $(ALL_CFLAGS) -DGRANT_SOAP_CONF='"$(GRANT_SOAP_CONF)"' -c -o $@ $<
+grant-soap-at: $(GRANT_OBJS)
+	$(QUIET_LD) $(CC) $(ALL_CFLAGS) -DGRANT_SOAP_CONF='"$(AT)"' \
+	    $(PROG_LDFLAGS) $(LDFLAGS) -o $(OUT) grants/grant-soap.c \
+	    $(GRANT_OBJS)
+
+# grant-votifier signs with the handler's HMAC (src/digest.c, over
+# libcrypto's SHA-256) and escapes and checks JSON with its code.
+GRANT_VOTIFIER_CONF ?= $(CONFIG_DIR)/grant-votifier.conf
+VOTIFIER_OBJS = $(GRANT_OBJS) src/digest.o src/json.o src/text.o
+grants/grant-votifier: grants/grant-votifier.o $(VOTIFIER_OBJS)
+	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ grants/grant-votifier.o \
+	    $(VOTIFIER_OBJS) $(CRYPTO_LIBS)
+grants/grant-votifier.o: grants/grant-votifier.c grants/console.h $(HDRS) \
+    build/settings
+	$(CC) $(ALL_CFLAGS) -DGRANT_VOTIFIER_CONF='"$(GRANT_VOTIFIER_CONF)"' \
+	    -c -o $@ $<
+# make grant-votifier-at AT=/tmp/x/grant-votifier.conf OUT=/tmp/x/grant-votifier
+grant-votifier-at: $(VOTIFIER_OBJS)
+	$(QUIET_LD) $(CC) $(ALL_CFLAGS) -DGRANT_VOTIFIER_CONF='"$(AT)"' $(PROG_LDFLAGS) \
+	    $(LDFLAGS) -o $(OUT) grants/grant-votifier.c $(VOTIFIER_OBJS) \
+	    $(CRYPTO_LIBS)
+
 mmolove.cgi: mmolove.cgi.o $(OBJS)
-	$(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ mmolove.cgi.o $(OBJS) $(LIBS)
+	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ mmolove.cgi.o \
+	    $(OBJS) $(LIBS)
 
 %.o: %.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -73,8 +119,8 @@ mmolove.cgi: mmolove.cgi.o $(OBJS)
 # never installs a stale path nor `make static` checks a stale link.
 build/settings: FORCE
 	@mkdir -p build
-	@echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' | cmp -s - $@ || \
-	    echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF)' > $@
+	@echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF) $(GRANT_VOTIFIER_CONF) $(GRANT_SOAP_CONF)' | \
+	    cmp -s - $@ || echo '$(CONFIG) $(VERSION) $(LINK) $(GRANT_RCON_CONF) $(GRANT_VOTIFIER_CONF) $(GRANT_SOAP_CONF)' > $@
 src/config.o src/cli.o mmolove.cgi: build/settings
 FORCE:
 
@@ -106,12 +152,28 @@ static: mmolove.cgi
 
 # Every warning, under both compilers the project supports.
 warnings:
-	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon
-	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon
+	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon \
+	    grants/grant-votifier grants/grant-soap
+	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon \
+	    grants/grant-votifier grants/grant-soap
 
 UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
 
-install: mmolove.cgi grants/grant-rcon
+# The manual pages, each beside its program (grants/grant-soap.8 and the
+# like join by the glob); they are written with the default paths, and
+# `make install` writes the configured ones over them.
+MAN8	 = $(wildcard *.8 scripts/*.8 grants/*.8)
+MAN_SED	 = -e 's|/etc/mmolove/mmolove\.conf|$(CONFIG)|g' \
+	   -e 's|/etc/mmolove/grant-rcon\.conf|$(GRANT_RCON_CONF)|g' \
+	   -e 's|/etc/mmolove/grant-votifier\.conf|$(GRANT_VOTIFIER_CONF)|g' \
+	   -e 's|/etc/mmolove/grant-soap\.conf|$(GRANT_SOAP_CONF)|g' \
+	   -e 's|/etc/mmolove/|$(CONFIG_DIR)/|g' \
+	   -e 's|/var/lib/mmolove/points\.sqlite|$(SQLITE_DB)|g' \
+	   -e 's|/var/lib/mmolove/|$(STATE_DIR)/|g' \
+	   -e 's|/usr/local/share/mmolove|$(PREFIX)/share/mmolove|g' \
+	   -e 's|/usr/local/bin/mmolove\.cgi|$(PREFIX)/bin/mmolove.cgi|g'
+
+install: mmolove.cgi grants/grant-rcon grants/grant-votifier grants/grant-soap
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mmolove
 	install -m 0755 mmolove.cgi $(DESTDIR)$(PREFIX)/bin/mmolove.cgi
 	sed 's|@SQLITE_DB@|$(SQLITE_DB)|' scripts/grant-sqlite \
@@ -133,6 +195,18 @@ install: mmolove.cgi grants/grant-rcon
 	install -m 0755 grants/grant-rcon $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon
 	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-rcon.conf.example \
 	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-rcon.conf.example
+	install -m 0755 grants/grant-votifier \
+	    $(DESTDIR)$(PREFIX)/share/mmolove/grant-votifier
+	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-votifier.conf.example \
+	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-votifier.conf.example
+	install -m 0755 grants/grant-soap $(DESTDIR)$(PREFIX)/share/mmolove/grant-soap
+	sed 's|@CONFIG_DIR@|$(CONFIG_DIR)|g' scripts/grant-soap.conf.example \
+	    > $(DESTDIR)$(PREFIX)/share/mmolove/grant-soap.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	for m in $(MAN8); do \
+	    sed $(MAN_SED) $$m > $(DESTDIR)$(PREFIX)/share/man/man8/$${m##*/} && \
+	    chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man8/$${m##*/} || exit 1; \
+	done
 	@# systemd units for the owner to copy (INSTALL 4, 5, 11): not enabled.
 	install -d $(DESTDIR)$(PREFIX)/share/mmolove/systemd
 	for u in $(UNITS); do \
@@ -152,7 +226,7 @@ install: mmolove.cgi grants/grant-rcon
 	    $(DESTDIR)$(CONFIG)
 	@# Their settings will hold connection details: 0600, and never
 	@# overwritten (the owner chowns them to the web server's user).
-	for g in mysql postgres rcon; do \
+	for g in mysql postgres rcon votifier soap; do \
 	    test -e $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || install -m 0600 \
 	        $(DESTDIR)$(PREFIX)/share/mmolove/grant-$$g.conf.example \
 	        $(DESTDIR)$(CONFIG_DIR)/grant-$$g.conf || exit 1; \
@@ -163,10 +237,11 @@ install: mmolove.cgi grants/grant-rcon
 # which injects the faults of tests/ledger_test.py, and the database
 # servers tests/grant_sql_test.sh starts for grant-mysql and
 # grant-postgres, and systemd-analyze (package systemd; systemd need not
-# run) for tests/units_test.sh.
+# run) for tests/units_test.sh, and mandoc and man-db, which lint and
+# render the manual pages in tests/man_test.sh.
 TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file strace \
 	mariadb-server mariadb-client postgresql-15 postgresql-client-15 \
-	systemd
+	systemd mandoc man-db
 deps:
 	@sh tests/deps.sh $(TEST_PACKAGES)
 
@@ -180,13 +255,17 @@ test: deps
 	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi --rounds 5' \
 	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
+	    'reload:python3 tests/reload_test.py --binary ./mmolove.cgi' \
 	    'ledger:python3 tests/ledger_test.py --binary ./mmolove.cgi' \
 	    'queue:python3 tests/queue_test.py --binary ./mmolove.cgi' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \
 	    'grant-sql:bash tests/grant_sql_test.sh' \
 	    'grant-rcon:bash tests/grant_rcon_test.sh' \
+	    'grant-votifier:bash tests/grant_votifier_test.sh' \
+	    'grant-soap:bash tests/grant_soap_test.sh' \
 	    'servers:bash tests/servers_test.sh' \
 	    'units:bash tests/units_test.sh' \
+	    'man:bash tests/man_test.sh' \
 	    'suexec:bash tests/suexec_test.sh' \
 	    'fuzz:$(MAKE) -s fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)'
 
@@ -242,11 +321,11 @@ demo:
 
 clean:
 	rm -f mmolove.cgi mmolove.cgi.o $(OBJS)
-	rm -f grants/grant-rcon grants/*.o
+	rm -f grants/grant-rcon grants/grant-votifier grants/grant-soap grants/*.o
 	rm -rf build
 
 -include tests/unit.mk
 -include bench/bench.mk
 
-.PHONY: all bench-grants clean deps demo grant-rcon-at install soak soak-grants static test \
+.PHONY: all bench-grants clean deps demo grant-rcon-at grant-soap-at grant-votifier-at install soak soak-grants static test \
 	test-grants warnings FORCE

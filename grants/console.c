@@ -3,12 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *console_program = "grant";
@@ -155,10 +159,59 @@ console_conf_long(const struct console_conf *c, const char *key, long dflt,
 
 /* ---- the username rule ---------------------------------------------- */
 
+enum rule_kind { RULE_ERE, RULE_MINECRAFT, RULE_WOW };
+
 struct console_rule {
-	int	 minecraft;
-	regex_t	 re;
+	enum rule_kind	 kind;
+	regex_t		 re;
 };
+
+/* Reply defaults by game; NULL: none. */
+static const char *const minecraft_replies[4] = {
+	"no player was found|player not found|unknown player",
+	"player (is )?(not online|offline)|is not online",
+	"unknown (or incomplete )?command|incorrect argument|"
+	    "expected (whitespace|integer)|<--\\[here\\]",
+	NULL
+};
+/*
+ * AzerothCore's and TrinityCore's wordings: the command parser's
+ * LANG_CMDPARSER_CHAR_NAME_NO_EXIST "Character '%.*s' does not exist."
+ * and LANG_CMDPARSER_CHAR_NAME_INVALID "'%.*s' is not a valid character
+ * name." (acore_string 1508, 1509), older cores' LANG_PLAYER_NOT_FOUND
+ * "Player not found!".  No offline pattern: `.send` mails reach offline
+ * characters.  A SOAP Fault is a failed command whatever its text.
+ */
+static const char *const wow_replies[4] = {
+	"character '[^']*' does not exist|is not a valid character name|"
+	    "player not found",
+	NULL, NULL, NULL
+};
+
+static const struct {
+	const char		*name;
+	enum rule_kind		 kind;
+	const char *const	*replies;
+} games[] = {
+	{ "minecraft", RULE_MINECRAFT, minecraft_replies },
+	{ "wow", RULE_WOW, wow_replies },
+};
+
+/* The games[] row of the settings' game, or -1 when none is set. */
+static int
+game_index(const struct console_conf *c)
+{
+	const char *game = console_conf_get(c, "game");
+	size_t i;
+
+	if (game == NULL || *game == '\0')
+		return -1;
+	for (i = 0; i < sizeof(games) / sizeof(games[0]); i++)
+		if (strcmp(game, games[i].name) == 0)
+			return (int)i;
+	console_die(CONSOLE_CONFIG, "setting game = '%.64s': known are "
+	    "'minecraft' and 'wow'; for another game set name_rule", game);
+}
 
 static regex_t *
 compile_or_die(regex_t *re, const char *key, const char *pattern,
@@ -183,26 +236,23 @@ struct console_rule *
 console_rule_new(const struct console_conf *c)
 {
 	struct console_rule *r = calloc(1, sizeof(*r));
-	const char *game = console_conf_get(c, "game");
 	const char *rule = console_conf_get(c, "name_rule");
+	int game = game_index(c);
 
 	if (r == NULL)
 		console_die(CONSOLE_TEMPFAIL, "out of memory");
-	if (game != NULL && *game != '\0' && strcmp(game, "minecraft") != 0)
-		console_die(CONSOLE_CONFIG, "setting game = '%.64s': only "
-		    "'minecraft' is known; for another game set name_rule",
-		    game);
 	if (rule != NULL && *rule != '\0') {
-		if (game != NULL && *game != '\0')
+		if (game != -1)
 			console_die(CONSOLE_CONFIG, "set game or name_rule, "
 			    "not both");
+		r->kind = RULE_ERE;
 		(void)compile_or_die(&r->re, "name_rule", rule, 0, 1);
-	} else if (game != NULL && *game != '\0') {
-		r->minecraft = 1;
+	} else if (game != -1) {
+		r->kind = games[game].kind;
 	} else {
 		console_die(CONSOLE_CONFIG, "no username rule: set "
-		    "game = minecraft, or name_rule = <POSIX extended regular "
-		    "expression the whole name must match>");
+		    "game = minecraft or wow, or name_rule = <POSIX extended "
+		    "regular expression the whole name must match>");
 	}
 	return r;
 }
@@ -240,6 +290,59 @@ utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
 	return len;
 }
 
+/*
+ * The letters TrinityCore and AzerothCore accept in a character name with
+ * their defaults (ObjectMgr::CheckPlayerName, StrictPlayerNames = 0:
+ * isValidString takes a name whose letters are all of one script), from
+ * their Util.h: basic and extended Latin (isExtendedLatinCharacter),
+ * Cyrillic, Korean and Chinese (Korean's half-width forms left out: they
+ * hold full-width punctuation).  Column 0 is the script.
+ */
+static const unsigned long wow_letters[][3] = {
+	{ 0, 'A', 'Z' }, { 0, 'a', 'z' }, { 0, 0xC0, 0xD6 }, { 0, 0xD8, 0xDE },
+	{ 0, 0xDF, 0xDF }, { 0, 0xE0, 0xF6 }, { 0, 0xF8, 0xFE },
+	{ 0, 0x100, 0x12F }, { 0, 0x1E9E, 0x1E9E },
+	{ 1, 0x410, 0x44F }, { 1, 0x401, 0x401 }, { 1, 0x451, 0x451 },
+	{ 2, 0x1100, 0x11F9 }, { 2, 0x3131, 0x318E }, { 2, 0xAC00, 0xD7A3 },
+	{ 3, 0x4E00, 0x9FFF }, { 3, 0x3400, 0x4DBF }, { 3, 0x3100, 0x312C },
+	{ 3, 0xF900, 0xFAFF },
+};
+
+/* The script of a letter of wow_letters, or -1. */
+static long
+wow_script(unsigned long cp)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(wow_letters) / sizeof(wow_letters[0]); i++)
+		if (cp >= wow_letters[i][1] && cp <= wow_letters[i][2])
+			return (long)wow_letters[i][0];
+	return -1;
+}
+
+/* MAX_PLAYER_NAME 12 characters, MinPlayerName's default 2, letters of
+ * one script (well-formed UTF-8 checked by the caller). */
+static const char *
+wow_name_problem(const unsigned char *s, size_t n)
+{
+	size_t i, len, chars = 0;
+	unsigned long cp;
+	long script = -1, sc;
+
+	for (i = 0; i < n; i += len, chars++) {
+		len = utf8_seq(s + i, n - i, &cp);
+		if ((sc = wow_script(cp)) == -1)
+			return "not a WoW character name: letters only";
+		if (script != -1 && sc != script)
+			return "not a WoW character name: letters of one "
+			    "script";
+		script = sc;
+	}
+	if (chars < 2 || chars > 12)
+		return "not a WoW character name: 2 to 12 letters";
+	return NULL;
+}
+
 const char *
 console_name_problem(const struct console_rule *r, const char *name)
 {
@@ -259,7 +362,9 @@ console_name_problem(const struct console_rule *r, const char *name)
 		if (cp == 0xA7)
 			return "username holds the colour code sign U+00A7";
 	}
-	if (r->minecraft) {
+	if (r->kind == RULE_WOW)
+		return wow_name_problem(s, n);
+	if (r->kind == RULE_MINECRAFT) {
 		if (n < 3 || n > 16)
 			return "not a Minecraft name: 3 to 16 characters";
 		for (i = 0; i < n; i++)
@@ -407,28 +512,20 @@ static const char *const reply_keys[4] = {
 	"reply_no_player", "reply_offline", "reply_error", "reply_ok"
 };
 
-/* Defaults for game = minecraft (vanilla and EssentialsX wordings). */
-static const char *const minecraft_replies[4] = {
-	"no player was found|player not found|unknown player",
-	"player (is )?(not online|offline)|is not online",
-	"unknown (or incomplete )?command|incorrect argument|"
-	    "expected (whitespace|integer)|<--\\[here\\]",
-	NULL
-};
-
 struct console_replies *
 console_replies_new(const struct console_conf *c)
 {
 	struct console_replies *p = calloc(1, sizeof(*p));
-	const char *game = console_conf_get(c, "game"), *v;
+	const char *v;
+	int game = game_index(c);
 	size_t i;
 
 	if (p == NULL)
 		console_die(CONSOLE_TEMPFAIL, "out of memory");
 	for (i = 0; i < 4; i++) {
 		v = console_conf_get(c, reply_keys[i]);
-		if (v == NULL && game != NULL && strcmp(game, "minecraft") == 0)
-			v = minecraft_replies[i];
+		if (v == NULL && game != -1)
+			v = games[game].replies[i];
 		if (v == NULL || *v == '\0')
 			continue;
 		(void)compile_or_die(&p->re[i], reply_keys[i], v, REG_ICASE,
@@ -458,4 +555,93 @@ console_reply_exit(const struct console_replies *p, const char *text,
 	}
 	*why = NULL;
 	return CONSOLE_OK;
+}
+
+/* ---- the connection ------------------------------------------------- */
+
+long
+console_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+console_wait_fd(int fd, short events, long deadline)
+{
+	struct pollfd p;
+	long left;
+	int rc;
+
+	for (;;) {
+		left = deadline - console_now_ms();
+		if (left <= 0)
+			return -1;
+		p.fd = fd;
+		p.events = events;
+		p.revents = 0;
+		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* One address: a connected non-blocking socket, or -1 and why. */
+static int
+connect_one(const struct addrinfo *ai, int timeout_ms, char *why,
+    size_t why_size)
+{
+	socklen_t len;
+	int fd, err;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd == -1) {
+		(void)snprintf(why, why_size, "%s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		(void)snprintf(why, why_size, "%s", strerror(errno));
+	} else if (console_wait_fd(fd, POLLOUT,
+	    console_now_ms() + timeout_ms) == -1) {
+		(void)snprintf(why, why_size, "no answer in %d ms",
+		    timeout_ms);
+	} else {
+		len = sizeof(err);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+		    err == 0)
+			return fd;
+		(void)snprintf(why, why_size, "%s", strerror(err));
+	}
+	(void)close(fd);
+	return -1;
+}
+
+int
+console_connect(const char *what, const char *host, const char *port,
+    int timeout_ms)
+{
+	struct addrinfo hints, *res, *ai;
+	char why[256] = "no address";
+	int fd = -1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+		console_die(CONSOLE_TEMPFAIL, "cannot resolve host %s: %s",
+		    host, gai_strerror(rc));
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		fd = connect_one(ai, timeout_ms, why, sizeof(why));
+	freeaddrinfo(res);
+	if (fd == -1)
+		console_die(CONSOLE_TEMPFAIL, "cannot connect to %s at %s "
+		    "port %s: %s", what, host, port, why);
+	return fd;
 }

@@ -1,7 +1,13 @@
 /*
- * console.h - what the console grant programs (grant-rcon, and next
- * grant-soap and grant-votifier) share: their settings file, the username
- * rule, command templates and the reading of a console's reply.
+ * console.h - what the console grant programs (grant-rcon, grant-soap,
+ * and next grant-votifier) share: their settings file, the username rule,
+ * command templates, the reading of a console's reply, and the
+ * connection.
+ *
+ * Promises: no username reaches a command unless console_name_problem()
+ * passed it; the settings file is read only when it is a regular file of
+ * mode 0600, 0640, 0400 or 0440; every failure exits with its code and
+ * the reason on stderr, and a secret value is never printed.
  *
  * Exit codes follow SPEC.md "Grant programs shipped": 0 granted, 65
  * refused for good, 75 temporary, 78 misconfigured.
@@ -49,15 +55,18 @@ const char *console_conf_get(const struct console_conf *c, const char *key);
 long console_conf_long(const struct console_conf *c, const char *key,
     long dflt, long min, long max);
 
-/* Its settings' name rule, compiled: minecraft or a POSIX ERE. */
+/* Its settings' name rule, compiled: game = minecraft or wow, or a POSIX
+ * ERE (name_rule). */
 struct console_rule;
 struct console_rule *console_rule_new(const struct console_conf *c);
 
 /*
  * NULL when name may reach a console, else why not: at most 128 bytes,
  * valid UTF-8, no control character (C0, DEL, C1) nor U+00A7 (the colour
- * code sign), and the game's rule: Minecraft [A-Za-z0-9_]{3,16}, else the
- * whole name matches name_rule.
+ * code sign), and the game's rule: Minecraft [A-Za-z0-9_]{3,16}; WoW
+ * (TrinityCore, AzerothCore, MaNGOS) 2 to 12 letters of one script, as
+ * their default character-name check takes them; else the whole name
+ * matches name_rule.
  */
 const char *console_name_problem(const struct console_rule *r,
     const char *name);
@@ -94,5 +103,18 @@ struct console_replies *console_replies_new(const struct console_conf *c);
  */
 int console_reply_exit(const struct console_replies *p, const char *text,
     const char **why);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long console_now_ms(void);
+/* Waits for events on fd until deadline (console_now_ms); 0, or -1 on a
+ * timeout or error. */
+int console_wait_fd(int fd, short events, long deadline);
+/*
+ * A non-blocking TCP connection to host and port, trying each address in
+ * turn for at most timeout_ms each.  Exits 75 naming what ("RCON",
+ * "SOAP") when none answers.
+ */
+int console_connect(const char *what, const char *host, const char *port,
+    int timeout_ms);
 
 #endif

@@ -27,8 +27,6 @@
 #include "console.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -36,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifndef GRANT_RCON_CONF
@@ -72,84 +69,6 @@ lost(const char *fmt, const char *detail)
 	_exit(CONSOLE_TEMPFAIL);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for events on fd until the deadline; 0, or -1 on a timeout. */
-static int
-wait_fd(int fd, short events, long deadline)
-{
-	struct pollfd p;
-	long left;
-	int rc;
-
-	for (;;) {
-		left = deadline - now_ms();
-		if (left <= 0)
-			return -1;
-		p.fd = fd;
-		p.events = events;
-		p.revents = 0;
-		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc == -1 && errno != EINTR)
-			return -1;
-	}
-}
-
-static int
-connect_to(const char *host, const char *port, int timeout_ms)
-{
-	struct addrinfo hints, *res, *ai;
-	char why[256] = "no address";
-	int fd = -1, rc, err;
-	socklen_t len;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
-		console_die(CONSOLE_TEMPFAIL, "cannot resolve host %s: %s",
-		    host, gai_strerror(rc));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, ai->ai_protocol);
-		if (fd == -1)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS) {
-			if (wait_fd(fd, POLLOUT, now_ms() + timeout_ms) == -1) {
-				(void)snprintf(why, sizeof(why), "no answer "
-				    "in %d ms", timeout_ms);
-			} else {
-				len = sizeof(err);
-				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-				    &len) == 0 && err == 0)
-					break;
-				(void)snprintf(why, sizeof(why), "%s",
-				    strerror(err));
-			}
-		} else {
-			(void)snprintf(why, sizeof(why), "%s", strerror(errno));
-		}
-		(void)close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		console_die(CONSOLE_TEMPFAIL, "cannot connect to RCON at %s "
-		    "port %s: %s", host, port, why);
-	return fd;
-}
-
 static void
 put32(unsigned char *p, uint32_t v)
 {
@@ -174,7 +93,7 @@ send_packet(int fd, int32_t id, int32_t type, const char *body)
 	static unsigned char buf[4 + 4 + 4 + RCON_MAX_REQUEST + 2];
 	size_t len = strlen(body), off = 0;
 	ssize_t n;
-	long deadline = now_ms() + io_timeout_ms;
+	long deadline = console_now_ms() + io_timeout_ms;
 
 	put32(buf, (uint32_t)(len + 10));
 	put32(buf + 4, (uint32_t)id);
@@ -186,7 +105,7 @@ send_packet(int fd, int32_t id, int32_t type, const char *body)
 		if (n > 0) {
 			off += (size_t)n;
 		} else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(fd, POLLOUT, deadline) == -1)
+			if (console_wait_fd(fd, POLLOUT, deadline) == -1)
 				lost("%s", "RCON server did not take the "
 				    "request in time");
 		} else {
@@ -208,7 +127,7 @@ read_full(int fd, unsigned char *buf, size_t len, long deadline)
 		} else if (n == 0) {
 			lost("%s", "RCON server closed the connection");
 		} else if (errno == EAGAIN || errno == EINTR) {
-			if (wait_fd(fd, POLLIN, deadline) == -1)
+			if (console_wait_fd(fd, POLLIN, deadline) == -1)
 				lost("%s", "RCON server did not answer in time");
 		} else {
 			lost("RCON receive failed: %s", strerror(errno));
@@ -227,7 +146,7 @@ read_packet(int fd, struct packet *p)
 {
 	unsigned char head[4];
 	int32_t size;
-	long deadline = now_ms() + io_timeout_ms;
+	long deadline = console_now_ms() + io_timeout_ms;
 	char detail[32];
 
 	read_full(fd, head, 4, deadline);
@@ -362,7 +281,7 @@ main(int argc, char *argv[])
 			    "this vote's values", c.line[i], RCON_MAX_REQUEST);
 	}
 
-	fd = connect_to(host, port,
+	fd = console_connect("RCON", host, port,
 	    (int)console_conf_long(&c, "connect_timeout", 5, 1, 300) * 1000);
 	authenticate(fd, password);
 	for (i = 0; i < c.n; i++) {

@@ -36,7 +36,8 @@ fi
 mkdir -p "$demo/state"
 cp "$bin" "$demo/mmolove.cgi"
 bin=$demo/mmolove.cgi
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$demo/secret"
+# One line, newline-ended: a secret appended later stays on its own line.
+{ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; } >"$demo/secret"
 chmod 600 "$demo/secret"
 sed "s|@SQLITE_DB@|$demo/state/points.sqlite|" "$top/scripts/grant-sqlite" \
     >"$demo/grant-sqlite"

@@ -211,9 +211,24 @@ verified(const struct explain_line *l)
 }
 
 static bool
+reload_refused(const struct explain_line *l)
+{
+	return strcmp(l->outcome, "reload_refused") == 0;
+}
+
+static bool
+reloaded(const struct explain_line *l)
+{
+	return strcmp(l->outcome, "reloaded") == 0;
+}
+
+/* A request served with a configuration, or a worker's good reload. */
+static bool
 configured(const struct explain_line *l)
 {
-	return strcmp(l->outcome, "config_error") != 0;
+	/* Other reload lines have status 0 and say nothing of that. */
+	return (l->status != 0 && strcmp(l->outcome, "config_error") != 0) ||
+	    reloaded(l);
 }
 
 static bool
@@ -318,6 +333,9 @@ static const struct cause {
 	[CAUSE_GRANT] = { grant_failed, paid, grant_key, grant_text,
 	  "grant failures (502/504)",
 	  ": the vote is not paid yet (mmolove.cgi --ledger lists it)" },
+	[CAUSE_RELOAD] = { reload_refused, reloaded, reason_text, reason_text,
+	  "edited files a FastCGI worker refused",
+	  " (fix the file: the worker looks again within a second)" },
 };
 
 enum explain_cause

@@ -37,6 +37,7 @@ enum explain_cause {
 	CAUSE_CONFIG,		/* 500: the configuration is unusable */
 	CAUSE_LEDGER,		/* 500: the ledger could not be written or read */
 	CAUSE_GRANT,		/* 502/504: the grant failed, was killed, or timed out */
+	CAUSE_RELOAD,		/* a FastCGI worker refused an edited file */
 	CAUSE_COUNT
 };
 

@@ -189,6 +189,7 @@ fastcgi_serve(void)
 		return 1;
 	}
 	while ((w = next_wake(termfd, until(idle_at))) != WAKE_STOP) {
+		server_refresh(&srv);
 		if (w == WAKE_IDLE)
 			idle_at = idle(&srv, &qi);
 		else if ((rc = FCGX_Accept_r(&req)) >= 0) {

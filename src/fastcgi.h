@@ -1,10 +1,11 @@
 /*
  * fastcgi: the FastCGI responder, with libfcgi.
  *
- * Promises: configuration and secrets are read once, at start; each
- * request is served from its own parameters and streams only (nothing
- * of one request reaches the next, and no request parameter overrides
- * the configuration); SIGTERM (or SIGQUIT) lets the request in hand
+ * Promises: configuration and secrets are read at start, and again
+ * when their files change (reload.h: looked at before each request or
+ * idle moment, at most once a second); each request is served from its
+ * own parameters and streams only (nothing of one request reaches the
+ * next, and no request parameter overrides the configuration); SIGTERM (or SIGQUIT) lets the request in hand
  * finish, then the worker exits.  Between requests, a worker pays due
  * queued votes one grant at a time (queue.h).
  */

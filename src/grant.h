@@ -6,13 +6,19 @@
  * (bounded) for the log and never shown to the HTTP client; a fresh
  * environment of PATH and the MMOLOVE_* variables of SPEC.md only; no
  * descriptor beyond 0-2; default signal dispositions and an empty signal
- * mask; its own process group, killed whole when it outlives the
- * timeout.  A grant is started in two steps: grant_prepare() forks a
- * child that waits, so its process group is known and can be recorded
+ * mask; the handler's soft core limit of 0 (secret.h) and its hard
+ * limit, to which the grant may raise it (its folder is the handler's,
+ * often a web-served one, and it holds its own passwords: cores are its
+ * owner's choice); its own process group, killed whole when it outlives
+ * the timeout.  A grant is started in two steps: grant_prepare() forks
+ * a child that waits, so its process group is known and can be recorded
  * before anything runs; grant_release() lets it execve(2).  If the
  * caller dies in between, the child exits without running the program.
  * grant_group_alive() tells from any process whether such a group (or
- * what is left of it) still runs, and never mistakes a reused pid.
+ * what is left of it) still runs, and never mistakes a reused pid: it
+ * reads only the state, group and start time of /proc/PID/stat, which
+ * any process may read of another, dumpable or not (a handler, or its
+ * child before execve, is not).
  */
 #ifndef MMOLOVE_GRANT_H
 #define MMOLOVE_GRANT_H

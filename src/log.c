@@ -1,3 +1,6 @@
+#include <sys/file.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -134,16 +137,70 @@ format(struct line *l, const struct log_entry *e)
 }
 
 static int
-write_line(int fd, const struct line *l)
+write_all(int fd, const char *buf, size_t len)
 {
 	ssize_t n;
 
-	while ((n = write(fd, l->buf, l->used)) == -1 && errno == EINTR)
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Whether a regular file ends mid-line: a fragment of a short write. */
+static bool
+ends_mid_line(int fd, const struct stat *st)
+{
+	char last;
+
+	return S_ISREG(st->st_mode) && st->st_size > 0 &&
+	    pread(fd, &last, 1, st->st_size - 1) == 1 && last != '\n';
+}
+
+/*
+ * A line is whole, or a fragment that stands alone.  On a full disk a
+ * write can end short, leaving part of a line with no newline, and the
+ * next line appended, by any process, would be glued to it: two records
+ * lost in one unparseable line.  So a line written to a file that ends
+ * mid-line starts with a newline: the fragment stays one bad line of
+ * its own and every later line parses.  Every writer holds an exclusive
+ * flock(2) on the file from that check to the end of its line, so no
+ * other process's fragment can land in between, and the rest of a short
+ * write may be retried without interleaving.  Truncating the fragment
+ * away instead would be unsound: another process may have appended its
+ * line after it, and ftruncate(2) to our size before the write would
+ * cut that line.  Without the lock (flock refused), the check still
+ * runs: only a fragment made in that instant could be glued.  A file
+ * we may append to but not read (sink_fd) goes unchecked.
+ */
+static int
+write_line(int fd, const struct line *l)
+{
+	struct stat st;
+	int locked, rc = 0;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return write_all(fd, l->buf, l->used);
+	while ((locked = flock(fd, LOCK_EX)) == -1 && errno == EINTR)
 		;
-	return n == (ssize_t)l->used ? 0 : -1;
+	if (locked == 0 && fstat(fd, &st) == -1)
+		rc = -1;
+	if (rc == 0 && ends_mid_line(fd, &st))
+		rc = write_all(fd, "\n", 1);
+	if (rc == 0)
+		rc = write_all(fd, l->buf, l->used);
+	if (locked == 0)
+		(void)flock(fd, LOCK_UN);
+	return rc;
 }
 
 #define REOPEN_MS	1000
+#define LOG_OPEN_FLAGS	(O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY)
 
 void
 log_open(struct log_sink *sink, const char *path)
@@ -172,8 +229,11 @@ sink_fd(struct log_sink *sink)
 	if (sink->fd != -1 && now - sink->opened_ms < REOPEN_MS)
 		return sink->fd;
 	log_close(sink);
-	sink->fd = open(sink->path, O_WRONLY | O_APPEND | O_CREAT |
-	    O_CLOEXEC | O_NOCTTY, 0640);
+	/* Read access only to see the last byte (write_line): if the file
+	 * is ours to append to but not to read, lines go unchecked. */
+	sink->fd = open(sink->path, O_RDWR | LOG_OPEN_FLAGS, 0640);
+	if (sink->fd == -1 && errno == EACCES)
+		sink->fd = open(sink->path, O_WRONLY | LOG_OPEN_FLAGS, 0640);
 	sink->opened_ms = now;
 	return sink->fd;
 }

@@ -1,13 +1,16 @@
 /*
  * log: the audit log, one JSON object per line per request.
  *
- * Promises: each line is built whole in a bounded buffer and written
- * with a single write(2) on an O_APPEND descriptor, so lines from
- * concurrent requests never interleave.  Every string is JSON-escaped;
- * grant output is kept up to a bound.  What a refused body claimed is
- * logged apart from the vote's fields, under "claimed", each value
- * bounded.  Nothing that reaches this module
- * holds a secret or a signature: callers pass only the fields below.
+ * Promises: each line is built whole in a bounded buffer and appended
+ * to an O_APPEND descriptor under an exclusive flock(2) of the file, so
+ * lines from concurrent requests never interleave.  A line a full disk
+ * cut short leaves a fragment on a line of its own: the next line
+ * written, by any process, starts on a fresh line, so a line is one
+ * whole record or a fragment, never two records glued.  Every string is
+ * JSON-escaped; grant output is kept up to a bound.  What a refused
+ * body claimed is logged apart from the vote's fields, under "claimed",
+ * each value bounded.  Nothing that reaches this module holds a secret
+ * or a signature: callers pass only the fields below.
  */
 #ifndef MMOLOVE_LOG_H
 #define MMOLOVE_LOG_H

@@ -361,8 +361,7 @@ server_init(struct server *srv)
 	    sizeof(why)) == -1)
 		goto broken;
 	if (srv->cfg.grant[0] == '\0') {
-		(void)snprintf(why, sizeof(why), "no grant program: set grant "
-		    "in the configuration");
+		(void)snprintf(why, sizeof(why), "%s", SERVER_NO_GRANT);
 		goto broken;
 	}
 	if (ledger_open(&srv->ledger, srv->cfg.state_dir, why, sizeof(why)) ==

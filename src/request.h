@@ -6,9 +6,10 @@
  * ends, leaves exactly one audit log line.  The grant runs only for an
  * authentic heart.counted whose vote the ledger shows unpaid, while this
  * process holds the vote's claim.  struct server is everything that
- * lives longer than one request, read once at start (a FastCGI worker
- * keeps it); only its body buffer and log sink change while requests
- * are served.
+ * lives longer than one request, read at start (a FastCGI worker keeps
+ * it, and follows edits of the configuration and secret file through
+ * server_refresh(), reload.h, between requests); within a request only
+ * its body buffer and log sink change.
  */
 #ifndef MMOLOVE_REQUEST_H
 #define MMOLOVE_REQUEST_H
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "ledger.h"
 #include "log.h"
+#include "reload.h"
 #include "request_io.h"
 #include "secret.h"
 
@@ -29,8 +31,11 @@ struct server {
 	bool		 as_root;	/* euid 0: fixed for the process's life */
 	bool		 broken;	/* unusable configuration: 500s */
 	char		 broken_why[320];
+	struct reload_watch watch;
 	char		 body[CONFIG_MAX_BODY_LIMIT + 1];
 };
+
+#define SERVER_NO_GRANT "no grant program: set grant in the configuration"
 
 /*
  * Reads configuration and secrets; a failure makes every answer a 500.

@@ -1,5 +1,8 @@
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,4 +49,44 @@ read_path(const char *path, char *buf, size_t cap)
 	(void)close(fd);
 	errno = saved;
 	return n;
+}
+
+void
+file_id_of(const char *path, struct file_id *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st) == -1) {
+		id->err = errno;
+		return;
+	}
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = st.st_size;
+	id->mtim = st.st_mtim;
+	id->ctim = st.st_ctim;
+}
+
+static bool
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+bool
+file_id_same(const struct file_id *a, const struct file_id *b)
+{
+	return a->err == b->err && a->dev == b->dev && a->ino == b->ino &&
+	    a->size == b->size && same_time(&a->mtim, &b->mtim) &&
+	    same_time(&a->ctim, &b->ctim);
+}
+
+bool
+file_id_recent(const struct file_id *id)
+{
+	struct timespec now;
+
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	return id->err == 0 && now.tv_sec - id->ctim.tv_sec <= 1;
 }

@@ -16,7 +16,9 @@ import hashlib
 import hmac
 import json
 import os
+import pwd
 import re
+import resource
 import shutil
 import signal
 import stat
@@ -123,7 +125,8 @@ class Env(testlib.Env):
         self.requests += 1
         before = self.run_count()
         t0 = time.monotonic()
-        argv = list(wrapper) + [OPTS.binary] + list(args)
+        argv = (list(wrapper) + [getattr(self, "binary", OPTS.binary)] +
+                list(args))
         p = subprocess.Popen(argv, env=env, cwd=self.dir, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              close_fds=True, pass_fds=pass_fds,
@@ -2092,6 +2095,119 @@ def bad_request_logs_event(ctx):
                   % line.get("reason"))
 
 
+def minted():
+    """A secret shaped like a dashboard's: 64 hex digits."""
+    return uuid.uuid4().hex + uuid.uuid4().hex
+
+
+def secret_warnings(p):
+    return [l for l in p.stdout.decode().splitlines()
+            if l.startswith("warning secret_file:")]
+
+
+@test
+def cli_check_secret_shape(ctx):
+    """--check warns (exit 0) of secret lines that are accepted but look
+    wrong, naming lines by number and length, never their bytes."""
+    a, b = minted(), minted()
+    for label, text, want in (
+            ("one minted secret", a + "\n", []),
+            ("old and new, each on its line", b + "\n" + a + "\n", []),
+            ("no final newline", a, ["no newline"]),
+            ("cat >> onto a file with no final newline", a + b + "\n",
+             ["line 1 is 128 characters", "glued"]),
+            ("short secrets glued, beside another",
+             "abcdefghij\nabcdefghijabcdefghij\n",
+             ["line 2 is 20 characters, line 1 only 10", "glued"]),
+            ("two on one line", a[:20] + " " + b[:20] + "\n",
+             ["line 1 has a space"]),
+            ("a stray byte from a copy", a[:20] + "\u200b\n",
+             ["line 1 has a byte that is not printable ASCII"])):
+        with ctx.case(label):
+            e = ctx.env()
+            with open(e.secret_path, "w", encoding="utf-8") as f:
+                f.write(text)
+            for s in (a, b, a[:20], b[:20]):
+                e.sensitive.add(s)
+            p = e.cli(["--check"])
+            eq(p.returncode, 0, "exit status (out %r)" % p.stdout[-400:])
+            got = secret_warnings(p)
+            if not want:
+                eq(got, [], "secret warnings")
+            for w in want:
+                check(any(w in g for g in got), "no warning with %r in %r"
+                      % (w, got))
+            for s in (a, b, a[:20], b[:20]):
+                check(s.encode() not in p.stdout + p.stderr,
+                      "prints secret bytes")
+
+
+def install_rotation_command(path):
+    """INSTALL section 10's command that puts the new secret first, for
+    the secret file at path, without its sudo."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "INSTALL")) as f:
+        lines = f.read().splitlines()
+    at = [i for i, l in enumerate(lines) if "sh -c 'new=$(cat)" in l]
+    check(len(at) == 1, "INSTALL holds %d rotation commands" % len(at))
+    cmd = []
+    for l in lines[at[0]:]:
+        cmd.append(l.strip())
+        if l.rstrip().endswith("'"):
+            break
+    cmd = "\n".join(cmd)
+    check(cmd.startswith("sudo -u www-data sh -c '"), "command %r" % cmd)
+    return cmd[len("sudo -u www-data "):].replace("/etc/mmolove/secret",
+                                                    path)
+
+
+@test
+def rotation_as_install_says(ctx):
+    """INSTALL section 10, step by step, on a secret file that lacks its
+    final newline: the new secret lands first and on its own line, both
+    are accepted, --sign signs with the new one (so section 8's
+    self-test tries it), and once the old line is gone the old secret
+    is refused."""
+    old, new = minted(), minted()
+    e = ctx.env(secrets=[old])
+    e.sensitive.update((old, new))
+    with open(e.secret_path, "w") as f:
+        f.write(old)
+    mode = os.stat(e.secret_path).st_mode
+    cmd = install_rotation_command(e.secret_path)
+    p = subprocess.run(["sh", "-c", cmd], input=(new + "\n").encode(),
+                       capture_output=True, timeout=60)
+    eq(p.returncode, 0, "the command (stderr %r)" % p.stderr[:300])
+    with open(e.secret_path) as f:
+        eq(f.read(), new + "\n" + old + "\n", "the secret file")
+    eq(os.stat(e.secret_path).st_mode, mode, "the file's mode")
+    p = e.cli(["--check"])
+    eq(p.returncode, 0, "--check (out %r)" % p.stdout[-400:])
+    eq(secret_warnings(p), [], "secret warnings")
+    body = e.heart_test_body()
+    t = str(now())
+    p = e.cli(["--sign", "--t", t], stdin=body)
+    eq(p.stdout.decode().strip(), "t=%s,v1=%s" % (t, sign_py(new, t, body)),
+       "--sign signs with the new secret")
+    e.expect(e.post(body, header=p.stdout.decode().strip()), 200, "test")
+    for s in (new, old):
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid), secret=s), 200, "paid", ran=1)
+    with ctx.case("an empty paste changes nothing"):
+        p = subprocess.run(["sh", "-c", cmd], input=b"", capture_output=True,
+                           timeout=60)
+        check(p.returncode != 0, "exit 0 for an empty paste")
+        with open(e.secret_path) as f:
+            eq(f.read(), new + "\n" + old + "\n", "the secret file")
+    with ctx.case("step 4: the old line removed"):
+        e.write_secret([new])
+        hid = new_hid()
+        e.expect(e.post(e.body(heart_id=hid), secret=old), 401,
+                 "unauthorized")
+        e.expect(e.post(e.body(heart_id=hid), secret=new), 200, "paid",
+                 ran=1)
+
+
 @test
 def cli_args_ignored_under_cgi(ctx):
     e = ctx.env()
@@ -3026,6 +3142,252 @@ def secrets_never_leak(ctx):
         check(e.secret.encode() not in r.raw + r.stderr, "secret in answer")
     with ctx.case("secret file is not modified or widened"):
         eq(stat.S_IMODE(os.stat(e.secret_path).st_mode), 0o600, "mode")
+
+
+# ------------------------------------------------- hardening (issue 13)
+
+def secret_refusal_words(path, mode):
+    """What the log and --check say of a secret_file refused for its
+    mode: the file, the mode in octal, and the fix."""
+    return (path, "mode %04o" % mode, "chmod 0640")
+
+
+@test
+def secret_file_mode_refused(ctx):
+    """A secret_file others may read or change, or its group change, is
+    refused as ssh refuses such keys: 500 config_error, the grant never
+    runs, the log names the file, its mode and the fix, and --check says
+    the same; owner-only and group-readable modes are served."""
+    for mode in (0o644, 0o604, 0o666, 0o602, 0o601, 0o620, 0o660):
+        with ctx.case("mode %04o" % mode):
+            e = ctx.env()
+            os.chmod(e.secret_path, mode)
+            hid = new_hid()
+            line = e.expect(e.post(e.body(heart_id=hid)), 500,
+                            "config_error", ran=0)
+            for w in secret_refusal_words(e.secret_path, mode):
+                check(w in line.get("reason", ""), "log reason %r lacks %r"
+                      % (line.get("reason"), w))
+            e.expect_unpaid("post:" + hid)
+            p = e.cli(["--check"])
+            eq(p.returncode, 1, "--check exit (out %r)" % p.stdout[-300:])
+            problem = [l for l in p.stdout.decode().splitlines()
+                       if l.startswith("PROBLEM secret:")]
+            check(problem and all(w in problem[0] for w in
+                                  secret_refusal_words(e.secret_path, mode)),
+                  "--check does not say why: %r" % p.stdout[-400:])
+            check(e.secret.encode() not in p.stdout + p.stderr,
+                  "--check prints the secret")
+    for mode in (0o600, 0o640, 0o400, 0o440):
+        with ctx.case("mode %04o served" % mode):
+            e = ctx.env()
+            os.chmod(e.secret_path, mode)
+            e.expect(e.post(e.body()), 200, "paid", ran=1)
+            eq(e.cli(["--check"]).returncode, 0, "--check exit")
+
+
+def nobody():
+    """The nobody user's uid and gid, for the tests that need a user
+    other than root (CI runs as root)."""
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
+def become_nobody(cores=False):
+    """A preexec_fn: nobody, with no supplementary group; with cores, an
+    unlimited core size first (`ulimit -c unlimited`)."""
+    uid, gid = nobody()
+
+    def pre():
+        if cores:
+            resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,
+                                                      resource.RLIM_INFINITY))
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    return pre
+
+
+def nobody_env(ctx, **kw):
+    """An installation served as nobody, the way INSTALL lays it out: the
+    secret root-owned, readable through the group (0640, as root:www-data),
+    the rest the user's own; the binary copied in (a checkout may sit
+    where nobody cannot reach it)."""
+    uid, gid = nobody()
+    e = ctx.env(**kw)
+    e.binary = os.path.join(e.dir, "mmolove-nobody.cgi")
+    shutil.copy2(OPTS.binary, e.binary)
+    for root, dirs, files in os.walk(e.dir):
+        os.chown(root, uid, gid)
+        for n in files:
+            os.chown(os.path.join(root, n), uid, gid)
+    os.chown(e.secret_path, 0, gid)
+    os.chmod(e.secret_path, 0o640)
+    return e
+
+
+def spawn_as_nobody(e, args, env, stdin=subprocess.PIPE, cores=True):
+    """The copied binary, run as nobody (core size unlimited) in e.dir."""
+    return subprocess.Popen([e.binary] + list(args), env=env, cwd=e.dir,
+                            stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, close_fds=True,
+                            preexec_fn=become_nobody(cores))
+
+
+def core_limits(pid):
+    """(soft, hard) of "Max core file size" in /proc/<pid>/limits."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max core file size"):
+                return tuple(line.split()[4:6])
+    raise Fail("no core limit in /proc/%d/limits" % pid)
+
+
+def not_dumpable(pid):
+    """A process that is not dumpable has its /proc/<pid> files owned by
+    root whatever its user; nobody cannot read its environ."""
+    uid = int(testlib.proc_status(pid).get("Uid", "0").split()[0])
+    check(uid != 0, "pid %d runs as root: dumpable is not observable" % pid)
+    return os.stat("/proc/%d/environ" % pid).st_uid == 0
+
+
+def cores_in(d):
+    return [n for n in os.listdir(d) if n == "core" or n.startswith("core.")]
+
+
+def cores_possible(ctx, e):
+    """Whether a dumpable process of nobody, with the same limit and
+    folder, leaves a core file here: else the absence of one proves
+    nothing, and only the observable limits are checked."""
+    with open("/proc/sys/kernel/core_pattern") as f:
+        pattern = f.read().strip()
+    p = subprocess.Popen(["sleep", "30"], cwd=e.dir, close_fds=True,
+                         preexec_fn=become_nobody(cores=True))
+    # Only once it runs sleep: set*id() left the forked child undumpable.
+    check(poll(lambda: testlib.proc_status(p.pid).get("Name") == "sleep"),
+          "the control process did not start")
+    os.kill(p.pid, signal.SIGSEGV)
+    p.wait(timeout=20)
+    found = cores_in(e.dir)
+    for n in found:
+        os.unlink(os.path.join(e.dir, n))
+    if not found:
+        ctx.note("a dumpable process leaves no core file here (core_pattern "
+                 "%r): only the limits and dumpable state are checked"
+                 % pattern)
+    return bool(found)
+
+
+@test
+def no_core_dumps_with_the_key(ctx):
+    """Once it holds the keys the handler is not dumpable and its soft
+    core limit is 0, even when started with `ulimit -c unlimited`: killed
+    by SIGSEGV mid-grant it leaves no core file, though a dumpable
+    process there does.  Its grant is dumpable again (execve) and keeps
+    the soft limit 0 and the hard limit, so it may raise its own.  Run as
+    nobody, the handler's and --check's /proc reads of the grant's group
+    still tell it alive, then gone."""
+    if os.geteuid() != 0:
+        ctx.note("not uid 0: cannot run the handler as another user, "
+                 "skipped")
+        return
+    e = nobody_env(ctx)
+    cores = cores_possible(ctx, e)
+    # Paid as nobody: the secret is read through its group.
+    e.expect(e.post(e.body(), preexec_fn=become_nobody()), 200, "paid",
+             ran=1)
+    e.set_action("gate")
+    hid = new_hid()
+    body = e.body(heart_id=hid)
+    env = e.cgi_env()
+    env["HTTP_X_MMOLOVE_SIGNATURE"] = e.header(body)
+    body_meta(env, body, "POST")
+    e.requests += 1
+    p = spawn_as_nobody(e, [], env)
+    p.stdin.write(body)
+    p.stdin.close()
+    running = os.path.join(e.rec, "gate.running." + hid)
+    try:
+        check(poll(lambda: os.path.exists(running), bound=15),
+              "the grant did not start")
+        eq(core_limits(p.pid), ("0", "unlimited"), "handler's core limits")
+        check(not_dumpable(p.pid), "the handler is dumpable")
+        cat = subprocess.run(["cat", "/proc/%d/environ" % p.pid],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=become_nobody())
+        check(cat.returncode != 0, "nobody reads the handler's environ")
+        run = e.last_run()
+        check(not not_dumpable(run.pid), "the grant is not dumpable")
+        eq(core_limits(run.pid), ("0", "unlimited"), "grant's core limits")
+        rec = e.ledger("post:" + hid)
+        eq(rec.get("grant_pgid"), str(run.pgid), "recorded group")
+        eq(rec.get("grant_start"), testlib.proc_stat(run.pgid)[19],
+           "recorded start of the group's leader")
+        os.kill(p.pid, signal.SIGSEGV)
+        p.wait(timeout=20)
+        # A sanitizer build catches SIGSEGV itself, reports, exits 1.
+        check(p.returncode == -signal.SIGSEGV or
+              b"Sanitizer" in p.stderr.read(),
+              "handler's end: %r, not SIGSEGV" % p.returncode)
+        if cores:
+            eq(cores_in(e.dir), [], "core files in the handler's folder")
+        check_as_nobody(e, hid, alive=True)
+    finally:
+        open(os.path.join(e.rec, "gate.open"), "w").close()
+        p.stdout.close()
+        p.stderr.close()
+    check_as_nobody(e, hid, alive=False)
+    e.new_logs()
+
+
+def check_as_nobody(e, hid, alive):
+    """--check as nobody: no warning for a vote whose grant still runs
+    (its group read from /proc); `unknown` once it is gone (polled)."""
+    warn = ("warning vote %s (PlayerOne) is unknown" % hid).encode()
+
+    def warned():
+        p = subprocess.run([e.binary, "--check"], cwd=e.dir,
+                           env={"PATH": CGI_PATH,
+                                "MMOLOVE_CONFIG": e.config_path},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           preexec_fn=become_nobody(), timeout=60)
+        return warn in p.stdout
+    if alive:
+        check(not warned(), "--check calls a running grant's vote unknown")
+    else:
+        check(poll(warned, bound=20, step=0.1),
+              "--check does not see the grant gone")
+
+
+@test
+def no_core_dumps_cli(ctx):
+    """--sign and --verify load the secret: past that, waiting on their
+    standard input, they are not dumpable, their soft core limit is 0,
+    and SIGABRT leaves no core file."""
+    if os.geteuid() != 0:
+        ctx.note("not uid 0: cannot run as another user, skipped")
+        return
+    e = nobody_env(ctx)
+    cores = cores_possible(ctx, e)
+    env = {"PATH": CGI_PATH, "MMOLOVE_CONFIG": e.config_path}
+    for args in (["--sign"], ["--verify", "t=1,v1=" + "0" * 64]):
+        with ctx.case(args[0]):
+            p = spawn_as_nobody(e, args, env)
+            try:
+                check(poll(lambda: not_dumpable(p.pid), bound=10),
+                      "still dumpable")
+                eq(core_limits(p.pid), ("0", "unlimited"), "core limits")
+                os.kill(p.pid, signal.SIGABRT)
+                p.wait(timeout=20)
+                eq(p.returncode, -signal.SIGABRT, "its end")
+                if cores:
+                    eq(cores_in(e.dir), [], "core files")
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                for f in (p.stdin, p.stdout, p.stderr):
+                    f.close()
 
 
 # ------------------------------------------------------------------- runner

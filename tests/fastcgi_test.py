@@ -772,52 +772,6 @@ def isolation_between_requests(ctx):
 
 
 @test
-def config_read_once_at_start(ctx):
-    """Editing the config and the secret file after start changes nothing
-    for the running worker."""
-    e = ctx.env()
-    w = Worker(e)
-    old_secret = e.secret
-    e.expect(w.post(e.heart_test_body()), 200, "test", ran=0)
-    new_secret = "new-" + uuid.uuid4().hex
-    e.sensitive.add(new_secret)
-    e.write_config(reward_base=777, reward_weekly=7777, grant="/bin/false",
-                   tolerance=0)
-    e.write_secret([new_secret])
-    with ctx.case("paid vote after the edit: the old reward"):
-        hid = new_hid()
-        r = w.post(e.body(heart_id=hid), secret=old_secret)
-        e.expect(r, 200, "paid", ran=1)
-        eq(e.last_run().argv, ["PlayerOne", hid, "100"], "grant argv")
-        e.expect_paid("post:" + hid)
-    with ctx.case("streak bonus after the edit: the old weekly"):
-        hid = new_hid()
-        r = w.post(e.body(heart_id=hid, streak_day=14), secret=old_secret)
-        e.expect(r, 200, "paid", ran=1)
-        eq(e.last_run().argv, ["PlayerOne", hid, "300"], "grant argv")
-    with ctx.case("the new secret is not in use yet"):
-        hid = new_hid()
-        r = w.post(e.body(heart_id=hid), secret=new_secret)
-        e.expect(r, 401, "unauthorized", ran=0)
-    with ctx.case("tolerance is still 300"):
-        hid = new_hid()
-        st = now() - 3600
-        r = w.post(e.body(heart_id=hid, timestamp=st), t=st,
-                   secret=old_secret)
-        e.expect(r, 401, "unauthorized", ran=0)
-    with ctx.case("a new worker reads the new config"):
-        w.p.send_signal(signal.SIGTERM)
-        check(w.wait_exit(5) is not None, "worker did not exit on SIGTERM")
-        e.secret = new_secret
-        e.write_config(grant=e.grant, tolerance=300)
-        w2 = Worker(e)
-        hid = new_hid()
-        r = w2.post(e.body(heart_id=hid))
-        e.expect(r, 200, "paid", ran=1)
-        eq(e.last_run().argv, ["PlayerOne", hid, "777"], "grant argv")
-
-
-@test
 def grant_gets_no_socket(ctx):
     """The grant holds neither the listening socket (fd 0 of the worker)
     nor the connection: its fds are 0 = /dev/null, 1-2 the capture pipe,

@@ -1585,6 +1585,83 @@ def owner_check_warnings(ctx):
 
 # ---------------------------------------------------------------- runner
 
+# ============================================ 6. the audit log, full
+
+def pad_record(line, size):
+    """A copy of the record line (bytes, with its newline) padded with
+    white space inside the object to size bytes: still the same record."""
+    check(len(line) <= size, "record longer than the padding wanted")
+    return b"{" + b" " * (size - len(line)) + line[1:]
+
+
+def log_records(data):
+    """Each line of the log: (parsed object or None, the line)."""
+    out = []
+    for line in data.split(b"\n")[:-1]:
+        try:
+            o = json.loads(line.decode("utf-8"))
+        except ValueError:
+            o = None
+        out.append((o if isinstance(o, dict) else None, line))
+    return out
+
+
+@test
+def log_short_write_stands_alone(ctx):
+    """The audit log on a full file system: a line cut short leaves a
+    fragment, and the lines appended once there is room again, by other
+    processes, start on a fresh line.  Every line is then one whole
+    record or that fragment, never two records glued; each line lost
+    went to standard error."""
+    e = ctx.env()
+    logdir = os.path.join(e.dir, "logfs")
+    os.mkdir(logdir)
+    if not mount_or_skip(ctx, e, "-t", "tmpfs", "-o", "size=64k,mode=0755",
+                         "tmpfs", logdir):
+        return
+    e.log = os.path.join(logdir, "audit.log")
+    e.write_config(log=e.log)
+    e.expect(e.post(e.heart_test_body()), 200, "test")
+    with open(e.log, "rb") as f:
+        first = f.read()
+    # The page holds 120 bytes more: less than a line, so the next one
+    # is cut short once no new page can be had.
+    with open(e.log, "ab") as f:
+        f.write(pad_record(first, 4096 - 120 - len(first)))
+    e.new_logs()
+    filler = os.path.join(logdir, "filler")
+    fill(filler)
+    for i in range(3):
+        r = e.post(e.heart_test_body())
+        e.expect(r, 200, "test", log=False)
+        check(any(o.get("outcome") == "test" for o in
+                  cgi_test.json_objects(r.stderr)),
+              "full disk, request %d: its line is not on stderr" % (i + 1))
+    with open(e.log, "rb") as f:
+        eq(len(f.read()), 4096, "log size once full (a fragment at its "
+           "end)")
+    os.unlink(filler)
+    hids = [new_hid() for _ in range(3)]
+    for hid in hids:
+        e.expect(e.post(e.body(heart_id=hid)), 200, "paid", ran=1,
+                 log=False)
+    with open(e.log, "rb") as f:
+        data = f.read()
+    lines = log_records(data)
+    bad = [l for o, l in lines if o is None]
+    eq(len(bad), 1, "lines that are not one record (%r)" % bad[:3])
+    check(b'{"time":' in bad[0] and data.index(bad[0]) == 4096 - 120,
+          "the bad line is not the fragment: %r" % bad[0][:200])
+    for o, l in lines:
+        check(l.count(b'"time":') <= 1, "a line holds two records: %r"
+              % l[:300])
+    eq([o.get("heart_id") for o, _ in lines if o and
+        o.get("outcome") == "paid"], hids, "records after the disk freed")
+    # The fragment was the point; the end-of-test check judges the rest.
+    with open(e.log, "wb") as f:
+        f.write(b"".join(l + b"\n" for o, l in lines if o is not None))
+
+
 def options(ap):
     ap.add_argument("--soak", action="store_true",
                     help="the heavy trials: 200 kills per mode, the whole "

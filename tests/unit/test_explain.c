@@ -335,6 +335,27 @@ test_grant(void **state)
 	assert_int_equal(explain(f)->count, 0);
 }
 
+static void
+test_reload_refused(void **state)
+{
+	struct fixture *f = *state;
+	const struct explain_group *g;
+
+	add_line(f, 300, "", "config_error", 500, "secret_file x: empty",
+	    NULL);
+	/* A reload line (status 0) does not show the configuration fixed. */
+	add_line(f, 200, "", "reload_refused", 0, "secret_file x: empty: "
+	    "every delivery answers 500 until this is fixed", NULL);
+	assert_int_equal(explain(f)->count, 2);
+	g = &f->x.groups[0];
+	assert_int_equal(g->cause, CAUSE_RELOAD);
+	say_has(g, "edited files a FastCGI worker refused: 1, the newest at ");
+	say_has(g, "secret_file x: empty: every delivery answers 500");
+	add_line(f, 100, "", "reloaded", 0, "configuration and secrets "
+	    "usable again", NULL);
+	assert_int_equal(explain(f)->count, 0);
+}
+
 /* A drain's failure is a grant failure too (README's jq recipe). */
 static void
 test_drain_failure(void **state)
@@ -493,6 +514,7 @@ run_explain_tests(void)
 		T(test_configuration),
 		T(test_ledger),
 		T(test_grant),
+		T(test_reload_refused),
 		T(test_drain_failure),
 		T(test_garbage_tolerated),
 		T(test_only_recent),
