@@ -70,6 +70,9 @@ send_packet(int fd, int32_t id, int32_t type, const char *body)
 	size_t len = strlen(body);
 	int err;
 
+	if (len > RCON_MAX_REQUEST)	/* checked before: never */
+		console_die(CONSOLE_CONFIG, "RCON request longer than %d "
+		    "bytes", RCON_MAX_REQUEST);
 	put32(buf, (uint32_t)(len + 10));
 	put32(buf + 4, (uint32_t)id);
 	put32(buf + 8, (uint32_t)type);
