@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,15 @@ console_die(int code, const char *fmt, ...)
 	va_end(ap);
 	(void)fputc('\n', stderr);
 	exit(code);
+}
+
+void
+console_begin(const char *program, int argc)
+{
+	console_program = program;
+	if (argc != 4)
+		console_die(CONSOLE_REFUSED, "usage: %s <username> <heart_id> "
+		    "<reward> (got %d arguments)", program, argc - 1);
 }
 
 static char *
@@ -155,6 +165,23 @@ console_conf_long(const struct console_conf *c, const char *key, long dflt,
 		console_die(CONSOLE_CONFIG, "setting %s = '%.64s': want a "
 		    "whole number from %ld to %ld", key, v, min, max);
 	return n;
+}
+
+const char *
+console_conf_host(const struct console_conf *c, long dflt, char *port,
+    size_t port_size)
+{
+	const char *host = console_conf_get(c, "host");
+
+	(void)snprintf(port, port_size, "%ld",
+	    console_conf_long(c, "port", dflt, 1, 65535));
+	return host == NULL || *host == '\0' ? "127.0.0.1" : host;
+}
+
+int
+console_conf_ms(const struct console_conf *c, const char *key, long dflt)
+{
+	return (int)console_conf_long(c, key, dflt, 1, 300) * 1000;
 }
 
 /* ---- the username rule ---------------------------------------------- */
@@ -394,13 +421,16 @@ shown(const char *s, char *buf, size_t size)
 }
 
 void
-console_check_args(const struct console_rule *r, const char *user,
-    const char *heart_id, char *reward, size_t reward_size)
+console_check_args(const struct console_rule *r, char *const argv[],
+    char *reward, size_t reward_size)
 {
-	const char *why;
+	const char *why, *user = argv[1], *heart_id = argv[2];
 	char buf[80];
 	size_t i, n;
 
+	if (strlen(argv[3]) >= reward_size)
+		console_die(CONSOLE_REFUSED, "reward too large");
+	(void)snprintf(reward, reward_size, "%s", argv[3]);
 	if ((why = console_name_problem(r, user)) != NULL)
 		console_die(CONSOLE_REFUSED, "%s: '%s'; nothing sent", why,
 		    shown(user, buf, sizeof(buf)));
@@ -458,6 +488,56 @@ console_expand(const char *tmpl, const char *user, const char *reward,
 		return -1;
 	out[o] = '\0';
 	return 0;
+}
+
+size_t
+console_command(const struct console_conf *c, size_t from)
+{
+	while (from < c->n && (strcmp(c->key[from], "command") != 0 ||
+	    *c->value[from] == '\0'))
+		from++;
+	return from;
+}
+
+/* What the reply to command done + 1 of ncmd comes to: 0, go on; 1,
+ * stop (see console_run_commands). */
+static int
+command_done(int code, const char *why, const char *text, size_t done,
+    size_t ncmd)
+{
+	if (code == CONSOLE_OK) {
+		(void)printf("%s\n", text);
+		return 0;
+	}
+	if (done == 0)
+		console_die(code, "%s%s%s%s", why, *text ? ": " : "", text,
+		    code == CONSOLE_TEMPFAIL ? " (retried later)" : "");
+	(void)fprintf(stderr, "%s: command %zu of %zu failed (%s): reply: %s; "
+	    "the commands before it ran, so this vote is not retried\n",
+	    console_program, done + 1, ncmd, why, text);
+	return 1;
+}
+
+void
+console_run_commands(const struct console_conf *c, char *const argv[],
+    const char *reward, console_run_fn *run, void *arg)
+{
+	static char cmd[CONSOLE_MAX_LINE * 4];
+	const char *text, *why;
+	size_t i, done = 0, ncmd = 0;
+	int code;
+
+	for (i = console_command(c, 0); i < c->n; i = console_command(c, i + 1))
+		ncmd++;
+	for (i = console_command(c, 0); i < c->n;
+	    i = console_command(c, i + 1), done++) {
+		(void)console_expand(c->value[i], argv[1], reward, argv[2], cmd,
+		    sizeof(cmd));
+		why = NULL;
+		code = run(arg, cmd, &text, &why);
+		if (command_done(code, why, text, done, ncmd))
+			return;
+	}
 }
 
 void
@@ -614,8 +694,9 @@ connect_one(const struct addrinfo *ai, int timeout_ms, char *why,
 		    timeout_ms);
 	} else {
 		len = sizeof(err);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-		    err == 0)
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		else if (err == 0)
 			return fd;
 		(void)snprintf(why, why_size, "%s", strerror(err));
 	}
@@ -644,4 +725,82 @@ console_connect(const char *what, const char *host, const char *port,
 		console_die(CONSOLE_TEMPFAIL, "cannot connect to %s at %s "
 		    "port %s: %s", what, host, port, why);
 	return fd;
+}
+
+int
+console_send_all(int fd, const void *buf, size_t len, long deadline)
+{
+	const unsigned char *p = buf;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = send(fd, p + off, len - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+		} else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (console_wait_fd(fd, POLLOUT, deadline) == -1)
+				return -1;
+		} else {
+			return n == -1 && errno != 0 ? errno : EIO;
+		}
+	}
+	return 0;
+}
+
+int
+console_recv(int fd, void *buf, size_t cap, long deadline, size_t *got)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, buf, cap, 0);
+		if (n >= 0) {
+			*got = (size_t)n;
+			return 0;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return errno;
+		if (console_wait_fd(fd, POLLIN, deadline) == -1)
+			return -1;
+	}
+}
+
+/* ---- a lost reply --------------------------------------------------- */
+
+/* By console_sent_kind: what may have happened, and where to look. */
+static const char *const sent_text[][2] = {
+	{ "the command may have run", "the game" },
+	{ "the vote was sent and may have been taken", "the listener's log" },
+};
+
+/* What went out, or -1: nothing yet. */
+static int sent = -1;
+
+void
+console_sent(enum console_sent_kind what)
+{
+	sent = (int)what;
+}
+
+void
+console_lost(const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)fprintf(stderr, "%s: ", console_program);
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (sent == -1) {
+		(void)fputc('\n', stderr);
+		exit(CONSOLE_TEMPFAIL);
+	}
+	(void)fprintf(stderr, "; %s: outcome unknown, not retried (mmolove.cgi "
+	    "--replay after a look at %s)\n", sent_text[sent][0],
+	    sent_text[sent][1]);
+	(void)fflush(stderr);
+	(void)signal(SIGTERM, SIG_DFL);
+	(void)raise(SIGTERM);
+	_exit(CONSOLE_TEMPFAIL);
 }

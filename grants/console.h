@@ -1,13 +1,17 @@
 /*
  * console.h - what the console grant programs (grant-rcon, grant-soap,
- * and next grant-votifier) share: their settings file, the username rule,
- * command templates, the reading of a console's reply, and the
- * connection.
+ * grant-votifier) share: the start of main (arguments, settings file,
+ * username rule), command templates, the reading of a console's reply,
+ * the connection with its deadlines, and what a lost reply means.
  *
  * Promises: no username reaches a command unless console_name_problem()
  * passed it; the settings file is read only when it is a regular file of
  * mode 0600, 0640, 0400 or 0440; every failure exits with its code and
- * the reason on stderr, and a secret value is never printed.
+ * the reason on stderr, and a secret value is never printed; once
+ * console_sent() was called, a lost reply never exits "not granted": the
+ * program kills itself with SIGTERM (an unknown outcome to mmolove.cgi).
+ * The program's name and that sent mark are the only state kept, once
+ * per run: these programs run once per vote, never in a loop.
  *
  * Exit codes follow SPEC.md "Grant programs shipped": 0 granted, 65
  * refused for good, 75 temporary, 78 misconfigured.
@@ -38,8 +42,15 @@ struct console_conf {
 /* Prints "PROGRAM: message" on stderr and exits with code. */
 void console_die(int code, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
-/* The program's name for messages (set once by main). */
+/* The program's name for messages (set once, by console_begin). */
 extern const char *console_program;
+
+/*
+ * The start of main: names the program for messages and exits 65 with
+ * the usage unless argc holds the three arguments (username, heart_id,
+ * reward).
+ */
+void console_begin(const char *program, int argc);
 
 /*
  * Reads a `key = value` file (# comments) that must be a regular file of
@@ -54,6 +65,14 @@ const char *console_conf_get(const struct console_conf *c, const char *key);
 /* A whole number in [min, max] (default dflt when absent); exits 78. */
 long console_conf_long(const struct console_conf *c, const char *key,
     long dflt, long min, long max);
+/* The host setting ("127.0.0.1" when unset), and the port setting
+ * (default dflt) as decimal text into port; exits 78. */
+const char *console_conf_host(const struct console_conf *c, long dflt,
+    char *port, size_t port_size);
+/* A timeout setting, whole seconds from 1 to 300 (default dflt), in ms;
+ * exits 78. */
+int console_conf_ms(const struct console_conf *c, const char *key,
+    long dflt);
 
 /* Its settings' name rule, compiled: game = minecraft or wow, or a POSIX
  * ERE (name_rule). */
@@ -72,12 +91,12 @@ const char *console_name_problem(const struct console_rule *r,
     const char *name);
 
 /*
- * Checks the three arguments (exit 65 with the reason) and normalises
- * reward (leading zeros dropped).  heart_id is held to
- * [A-Za-z0-9_.:-]{1,128}.
+ * Checks the three arguments argv[1..3] (exit 65 with the reason) and
+ * copies reward into its buffer, normalised (leading zeros dropped).
+ * heart_id is held to [A-Za-z0-9_.:-]{1,128}.
  */
-void console_check_args(const struct console_rule *r, const char *user,
-    const char *heart_id, char *reward, size_t reward_size);
+void console_check_args(const struct console_rule *r, char *const argv[],
+    char *reward, size_t reward_size);
 
 /*
  * Writes tmpl with {username}, {reward} and {heart_id} replaced into out.
@@ -85,6 +104,30 @@ void console_check_args(const struct console_rule *r, const char *user,
  */
 int console_expand(const char *tmpl, const char *user, const char *reward,
     const char *heart_id, char *out, size_t out_size);
+
+/*
+ * The index of the first `command` setting with a value at or after
+ * from, or c->n when there is none: for (i = console_command(c, 0);
+ * i < c->n; i = console_command(c, i + 1)).
+ */
+size_t console_command(const struct console_conf *c, size_t from);
+
+/*
+ * Runs one command: its exit code (as console_reply_exit() gives it),
+ * the reply's text in *text and, unless 0, why in *why.
+ */
+typedef int console_run_fn(void *arg, const char *command,
+    const char **text, const char **why);
+/*
+ * Runs every command, expanded with the vote's values (already checked
+ * to fit, with console_expand into CONSOLE_MAX_LINE * 4 bytes), in turn
+ * through run, each reply's text on stdout.  A failure of the first
+ * command exits with its code, why and text (75: "retried later").  A
+ * failure of a later one goes to stderr and ends the run: the commands
+ * before it ran, so the vote is granted (exit 0) and never retried.
+ */
+void console_run_commands(const struct console_conf *c, char *const argv[],
+    const char *reward, console_run_fn *run, void *arg);
 
 /*
  * A reply as text to match and log: Latin-1 is turned into UTF-8 when the
@@ -112,9 +155,39 @@ int console_wait_fd(int fd, short events, long deadline);
 /*
  * A non-blocking TCP connection to host and port, trying each address in
  * turn for at most timeout_ms each.  Exits 75 naming what ("RCON",
- * "SOAP") when none answers.
+ * "SOAP", "the Votifier listener") when none answers.
  */
 int console_connect(const char *what, const char *host, const char *port,
     int timeout_ms);
+/*
+ * Sends all len bytes of buf on the non-blocking socket fd by deadline
+ * (console_now_ms): 0, -1 when the deadline passed, else the errno of
+ * the failure.
+ */
+int console_send_all(int fd, const void *buf, size_t len, long deadline);
+/*
+ * Receives at most cap bytes into buf from the non-blocking socket fd,
+ * waiting until deadline; their number in *got (0: the end of the
+ * stream).  Returns 0, -1 when the deadline passed, else the errno of
+ * the failure.
+ */
+int console_recv(int fd, void *buf, size_t cap, long deadline,
+    size_t *got);
+
+/* What went out that a console may act on, for console_lost(). */
+enum console_sent_kind { CONSOLE_SENT_COMMAND, CONSOLE_SENT_VOTE };
+/* Marks that it went out: from now on a lost reply is an unknown
+ * outcome. */
+void console_sent(enum console_sent_kind what);
+/*
+ * The reply is lost (connection dropped, timeout): "PROGRAM: message" on
+ * stderr.  Before console_sent(), exit 75: nothing went out, a retry is
+ * safe.  After it, what may have happened is added and the program
+ * kills itself with SIGTERM, which mmolove.cgi records as an unknown
+ * outcome (held until --replay with unknown_outcome = hold): a console
+ * cannot tell a repeat.
+ */
+void console_lost(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif

@@ -26,14 +26,9 @@
  */
 #include "console.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #ifndef GRANT_RCON_CONF
@@ -49,25 +44,6 @@
 #define RCON_MAX_REPLY		(256 * 1024)
 
 static int io_timeout_ms;
-static int sent_command;	/* a command may have run */
-
-/* After a command may have run, an unknown outcome: see the top. */
-static void
-lost(const char *fmt, const char *detail)
-{
-	(void)fprintf(stderr, "%s: ", console_program);
-	(void)fprintf(stderr, fmt, detail);
-	if (!sent_command) {
-		(void)fputc('\n', stderr);
-		exit(CONSOLE_TEMPFAIL);
-	}
-	(void)fprintf(stderr, "; the command may have run: outcome unknown, "
-	    "not retried (mmolove.cgi --replay after a look at the game)\n");
-	(void)fflush(stderr);
-	(void)signal(SIGTERM, SIG_DFL);
-	(void)raise(SIGTERM);
-	_exit(CONSOLE_TEMPFAIL);
-}
 
 static void
 put32(unsigned char *p, uint32_t v)
@@ -91,47 +67,40 @@ static void
 send_packet(int fd, int32_t id, int32_t type, const char *body)
 {
 	static unsigned char buf[4 + 4 + 4 + RCON_MAX_REQUEST + 2];
-	size_t len = strlen(body), off = 0;
-	ssize_t n;
-	long deadline = console_now_ms() + io_timeout_ms;
+	size_t len = strlen(body);
+	int err;
 
+	if (len > RCON_MAX_REQUEST)	/* checked before: never */
+		console_die(CONSOLE_CONFIG, "RCON request longer than %d "
+		    "bytes", RCON_MAX_REQUEST);
 	put32(buf, (uint32_t)(len + 10));
 	put32(buf + 4, (uint32_t)id);
 	put32(buf + 8, (uint32_t)type);
 	memcpy(buf + 12, body, len);
 	buf[12 + len] = buf[13 + len] = 0;
-	while (off < len + 14) {
-		n = send(fd, buf + off, len + 14 - off, MSG_NOSIGNAL);
-		if (n > 0) {
-			off += (size_t)n;
-		} else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (console_wait_fd(fd, POLLOUT, deadline) == -1)
-				lost("%s", "RCON server did not take the "
-				    "request in time");
-		} else {
-			lost("RCON send failed: %s", strerror(errno));
-		}
-	}
+	err = console_send_all(fd, buf, len + 14,
+	    console_now_ms() + io_timeout_ms);
+	if (err == -1)
+		console_lost("RCON server did not take the request in time");
+	if (err != 0)
+		console_lost("RCON send failed: %s", strerror(err));
 }
 
 static void
 read_full(int fd, unsigned char *buf, size_t len, long deadline)
 {
-	size_t off = 0;
-	ssize_t n;
+	size_t off = 0, n;
+	int err;
 
 	while (off < len) {
-		n = recv(fd, buf + off, len - off, 0);
-		if (n > 0) {
-			off += (size_t)n;
-		} else if (n == 0) {
-			lost("%s", "RCON server closed the connection");
-		} else if (errno == EAGAIN || errno == EINTR) {
-			if (console_wait_fd(fd, POLLIN, deadline) == -1)
-				lost("%s", "RCON server did not answer in time");
-		} else {
-			lost("RCON receive failed: %s", strerror(errno));
-		}
+		err = console_recv(fd, buf + off, len - off, deadline, &n);
+		if (err == -1)
+			console_lost("RCON server did not answer in time");
+		if (err != 0)
+			console_lost("RCON receive failed: %s", strerror(err));
+		if (n == 0)
+			console_lost("RCON server closed the connection");
+		off += n;
 	}
 }
 
@@ -147,14 +116,12 @@ read_packet(int fd, struct packet *p)
 	unsigned char head[4];
 	int32_t size;
 	long deadline = console_now_ms() + io_timeout_ms;
-	char detail[32];
 
 	read_full(fd, head, 4, deadline);
 	size = get32(head);
-	if (size < 10 || size > RCON_MAX_PACKET) {
-		(void)snprintf(detail, sizeof(detail), "%ld", (long)size);
-		lost("RCON protocol error: packet size %s", detail);
-	}
+	if (size < 10 || size > RCON_MAX_PACKET)
+		console_lost("RCON protocol error: packet size %ld",
+		    (long)size);
 	read_full(fd, p->body, (size_t)size, deadline);
 	p->id = get32(p->body);
 	p->type = get32(p->body + 4);
@@ -198,7 +165,7 @@ run_command(int fd, int32_t id, const char *command, unsigned char *reply)
 	size_t len = 0;
 
 	send_packet(fd, id, RCON_EXECCOMMAND, command);
-	sent_command = 1;
+	console_sent(CONSOLE_SENT_COMMAND);
 	/* An empty RESPONSE_VALUE after it: its echo ends the reply. */
 	send_packet(fd, id + 1, RCON_RESPONSE_VALUE, "");
 	for (;;) {
@@ -206,16 +173,79 @@ run_command(int fd, int32_t id, const char *command, unsigned char *reply)
 		if (p.id == id + 1)
 			break;
 		if (p.id == -1)
-			lost("%s", "RCON server says the session is not "
+			console_lost("RCON server says the session is not "
 			    "logged in");
 		if (p.id != id)
 			continue;	/* a late packet of an earlier id */
 		if (len + p.len > RCON_MAX_REPLY)
-			lost("%s", "RCON reply longer than 256 KiB");
+			console_lost("RCON reply longer than 256 KiB");
 		memcpy(reply + len, p.body, p.len);
 		len += p.len;
 	}
 	return len;
+}
+
+/* The password setting, checked. */
+static const char *
+password_setting(const struct console_conf *c)
+{
+	const char *password = console_conf_get(c, "password");
+
+	if (password == NULL || *password == '\0')
+		console_die(CONSOLE_CONFIG, "setting password is missing (the "
+		    "server's rcon.password)");
+	if (strlen(password) > RCON_MAX_REQUEST)
+		console_die(CONSOLE_CONFIG, "setting password is longer than "
+		    "%d bytes", RCON_MAX_REQUEST);
+	return password;
+}
+
+/* Exits 78 when there is no command. */
+static void
+check_count(const struct console_conf *c)
+{
+	if (console_command(c, 0) == c->n)
+		console_die(CONSOLE_CONFIG, "no command setting: e.g. "
+		    "command = eco give {username} {reward}");
+}
+
+/* Every command, expanded with the vote's values, fits a request. */
+static void
+check_commands(const struct console_conf *c, char *argv[],
+    const char *reward)
+{
+	static char over[CONSOLE_MAX_LINE * 4];
+	size_t i;
+
+	for (i = console_command(c, 0); i < c->n; i = console_command(c, i + 1))
+		if (console_expand(c->value[i], argv[1], reward, argv[2], over,
+		    sizeof(over)) == -1 || strlen(over) > RCON_MAX_REQUEST)
+			console_die(CONSOLE_CONFIG, "the command on settings "
+			    "line %d is longer than RCON's %d-byte limit with "
+			    "this vote's values", c->line[i], RCON_MAX_REQUEST);
+}
+
+/* The session the commands run in. */
+struct session {
+	int				 fd;
+	int32_t				 id;	/* the next command's */
+	const struct console_replies	*replies;
+};
+
+/* console_run_fn: one command, its reply judged. */
+static int
+run_one(void *arg, const char *command, const char **text, const char **why)
+{
+	static unsigned char raw[RCON_MAX_REPLY + 1];
+	static char shown[RCON_MAX_REPLY * 2 + 8];
+	struct session *s = arg;
+	size_t len;
+
+	len = run_command(s->fd, s->id, command, raw);
+	s->id += 2;
+	console_reply_text(raw, len, shown, sizeof(shown));
+	*text = shown;
+	return console_reply_exit(s->replies, shown, why);
 }
 
 int
@@ -227,86 +257,29 @@ main(int argc, char *argv[])
 		"reply_offline", "reply_error", "reply_ok", NULL
 	};
 	static struct console_conf c;
-	static unsigned char raw[RCON_MAX_REPLY + 1];
-	static char reward[32], cmd[RCON_MAX_REQUEST + 1],
-	    text[RCON_MAX_REPLY * 2 + 8], over[CONSOLE_MAX_LINE * 4];
+	static char reward[32];
 	struct console_rule *rule;
-	struct console_replies *replies;
-	const char *host, *password, *why;
+	struct session s = { -1, 10, NULL };
+	const char *host, *password;
 	char port[16];
-	size_t i, len, ncmd = 0, done = 0;
-	int fd, code = CONSOLE_OK;
-	int32_t id = 10;
 
-	console_program = "grant-rcon";
-	if (argc != 4)
-		console_die(CONSOLE_REFUSED, "usage: grant-rcon <username> "
-		    "<heart_id> <reward> (got %d arguments)", argc - 1);
+	console_begin("grant-rcon", argc);
 	console_conf_read(&c, GRANT_RCON_CONF, known);
 	rule = console_rule_new(&c);
-	replies = console_replies_new(&c);
-	host = console_conf_get(&c, "host");
-	if (host == NULL || *host == '\0')
-		host = "127.0.0.1";
-	(void)snprintf(port, sizeof(port), "%ld",
-	    console_conf_long(&c, "port", 25575, 1, 65535));
-	password = console_conf_get(&c, "password");
-	if (password == NULL || *password == '\0')
-		console_die(CONSOLE_CONFIG, "setting password is missing (the "
-		    "server's rcon.password)");
-	if (strlen(password) > RCON_MAX_REQUEST)
-		console_die(CONSOLE_CONFIG, "setting password is longer than "
-		    "%d bytes", RCON_MAX_REQUEST);
-	for (i = 0; i < c.n; i++)
-		if (strcmp(c.key[i], "command") == 0 && *c.value[i] != '\0')
-			ncmd++;
-	if (ncmd == 0)
-		console_die(CONSOLE_CONFIG, "no command setting: e.g. "
-		    "command = eco give {username} {reward}");
-	io_timeout_ms = (int)console_conf_long(&c, "io_timeout", 10, 1, 300) *
-	    1000;
+	s.replies = console_replies_new(&c);
+	host = console_conf_host(&c, 25575, port, sizeof(port));
+	password = password_setting(&c);
+	check_count(&c);
+	io_timeout_ms = console_conf_ms(&c, "io_timeout", 10);
 
 	/* The arguments, and every command, before anything is sent. */
-	if (strlen(argv[3]) >= sizeof(reward))
-		console_die(CONSOLE_REFUSED, "reward too large");
-	(void)snprintf(reward, sizeof(reward), "%s", argv[3]);
-	console_check_args(rule, argv[1], argv[2], reward, sizeof(reward));
-	for (i = 0; i < c.n; i++) {
-		if (strcmp(c.key[i], "command") != 0 || *c.value[i] == '\0')
-			continue;
-		if (console_expand(c.value[i], argv[1], reward, argv[2], over,
-		    sizeof(over)) == -1 || strlen(over) > RCON_MAX_REQUEST)
-			console_die(CONSOLE_CONFIG, "the command on settings "
-			    "line %d is longer than RCON's %d-byte limit with "
-			    "this vote's values", c.line[i], RCON_MAX_REQUEST);
-	}
+	console_check_args(rule, argv, reward, sizeof(reward));
+	check_commands(&c, argv, reward);
 
-	fd = console_connect("RCON", host, port,
-	    (int)console_conf_long(&c, "connect_timeout", 5, 1, 300) * 1000);
-	authenticate(fd, password);
-	for (i = 0; i < c.n; i++) {
-		if (strcmp(c.key[i], "command") != 0 || *c.value[i] == '\0')
-			continue;
-		(void)console_expand(c.value[i], argv[1], reward, argv[2], cmd,
-		    sizeof(cmd));
-		len = run_command(fd, id, cmd, raw);
-		id += 2;
-		console_reply_text(raw, len, text, sizeof(text));
-		code = console_reply_exit(replies, text, &why);
-		if (code != CONSOLE_OK && done > 0) {
-			(void)fprintf(stderr, "grant-rcon: command %zu of %zu "
-			    "failed (%s): reply: %s; the commands before it "
-			    "ran, so this vote is not retried\n", done + 1,
-			    ncmd, why, text);
-			code = CONSOLE_OK;
-			break;
-		}
-		if (code != CONSOLE_OK)
-			console_die(code, "%s: %s%s", why, text,
-			    code == CONSOLE_REFUSED ? "" : " (retried later)");
-		(void)printf("%s\n", text);
-		done++;
-	}
-	(void)close(fd);
-	return code;
+	s.fd = console_connect("RCON", host, port,
+	    console_conf_ms(&c, "connect_timeout", 5));
+	authenticate(s.fd, password);
+	console_run_commands(&c, argv, reward, run_one, &s);
+	(void)close(s.fd);
+	return CONSOLE_OK;
 }

@@ -38,13 +38,10 @@
  */
 #include "console.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <strings.h>
 #include <unistd.h>
 
 #ifndef GRANT_SOAP_CONF
@@ -72,9 +69,11 @@ static const char *const namespaces[][2] = {
 #define SOAP_UNSAFE_IN_NAME " \"'|"
 
 struct soap {
-	const char	*host, *port, *ns;
-	char		 auth[(256 + 2) / 3 * 4 * 2 + 8];	/* base64 */
-	int		 connect_ms, io_ms;
+	const char			*host, *port, *ns;
+	/* HTTP Basic: "account:password" in base64 */
+	char				 auth[(256 + 2) / 3 * 4 * 2 + 8];
+	int				 connect_ms, io_ms;
+	const struct console_replies	*replies;
 };
 
 struct answer {
@@ -82,26 +81,6 @@ struct answer {
 	char		*body;
 	size_t		 body_len;
 };
-
-static int sent_command;	/* a command may have run */
-
-/* After a command may have run, an unknown outcome: see the top. */
-static void
-lost(const char *fmt, const char *detail)
-{
-	(void)fprintf(stderr, "%s: ", console_program);
-	(void)fprintf(stderr, fmt, detail);
-	if (!sent_command) {
-		(void)fputc('\n', stderr);
-		exit(CONSOLE_TEMPFAIL);
-	}
-	(void)fprintf(stderr, "; the command may have run: outcome unknown, "
-	    "not retried (mmolove.cgi --replay after a look at the game)\n");
-	(void)fflush(stderr);
-	(void)signal(SIGTERM, SIG_DFL);
-	(void)raise(SIGTERM);
-	_exit(CONSOLE_TEMPFAIL);
-}
 
 /* RFC 4648 base64 of in[0..n) into out; -1 when it does not fit. */
 static int
@@ -216,24 +195,18 @@ request(const struct soap *s, const char *command, char *out, size_t size)
 	return (int)o;
 }
 
+/* The request, before it counts as sent: a failure is 75, not sent. */
 static void
-send_all(int fd, const char *buf, size_t len, long deadline)
+send_request(int fd, const char *buf, size_t len, long deadline)
 {
-	size_t off = 0;
-	ssize_t n;
+	int err = console_send_all(fd, buf, len, deadline);
 
-	while (off < len) {
-		n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-		if (n > 0)
-			off += (size_t)n;
-		else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (console_wait_fd(fd, POLLOUT, deadline) == -1)
-				console_die(CONSOLE_TEMPFAIL, "SOAP server did "
-				    "not take the request in time; not sent");
-		} else
-			console_die(CONSOLE_TEMPFAIL, "SOAP send failed: %s; "
-			    "not sent", strerror(errno));
-	}
+	if (err == -1)
+		console_die(CONSOLE_TEMPFAIL, "SOAP server did not take the "
+		    "request in time; not sent");
+	if (err != 0)
+		console_die(CONSOLE_TEMPFAIL, "SOAP send failed: %s; not sent",
+		    strerror(err));
 }
 
 /* The value of header name (case-insensitive) in the header block. */
@@ -287,26 +260,23 @@ complete(char *buf, size_t len)
 static size_t
 read_answer(int fd, char *buf, size_t size, long deadline)
 {
-	size_t len = 0;
-	ssize_t n;
+	size_t len = 0, n;
+	int err;
 
 	for (;;) {
-		n = recv(fd, buf + len, size - 1 - len, 0);
-		if (n > 0) {
-			len += (size_t)n;
-			buf[len] = '\0';
-			if (complete(buf, len))
-				return len;
-			if (len == size - 1)
-				lost("%s", "SOAP answer longer than 256 KiB");
-		} else if (n == 0) {
+		err = console_recv(fd, buf + len, size - 1 - len, deadline, &n);
+		if (err == -1)
+			console_lost("SOAP server did not answer in time");
+		if (err != 0)
+			console_lost("SOAP receive failed: %s", strerror(err));
+		if (n == 0)
 			return len;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			if (console_wait_fd(fd, POLLIN, deadline) == -1)
-				lost("%s", "SOAP server did not answer in time");
-		} else {
-			lost("SOAP receive failed: %s", strerror(errno));
-		}
+		len += n;
+		buf[len] = '\0';
+		if (complete(buf, len))
+			return len;
+		if (len == size - 1)
+			console_lost("SOAP answer longer than 256 KiB");
 	}
 }
 
@@ -580,7 +550,7 @@ judge(const struct console_replies *p, char *buf, size_t len, char *text,
 	(void)snprintf(text, size, "HTTP %d%s: %s", a.status, a.whole ? "" :
 	    " cut short", excerpt(a.body, a.body_len, ex, sizeof(ex)));
 	if (ok)
-		lost("SOAP answer without a result: %s", text);
+		console_lost("SOAP answer without a result: %s", text);
 	*why = a.status >= 500 ? "SOAP server error" : "not a SOAP answer";
 	return CONSOLE_TEMPFAIL;
 }
@@ -600,11 +570,11 @@ run_command(const struct soap *s, const struct console_replies *p,
 		    "%d bytes", SOAP_MAX_REQUEST);
 	fd = console_connect("SOAP", s->host, s->port, s->connect_ms);
 	deadline = console_now_ms() + s->io_ms;
-	send_all(fd, req, (size_t)n, deadline);
+	send_request(fd, req, (size_t)n, deadline);
 	explicit_bzero(req, sizeof(req));	/* it holds the password */
-	sent_command = 1;
+	console_sent(CONSOLE_SENT_COMMAND);
 	if ((len = read_answer(fd, buf, sizeof(buf), deadline)) == 0)
-		lost("%s", "SOAP server closed the connection without an "
+		console_lost("SOAP server closed the connection without an "
 		    "answer");
 	(void)close(fd);
 	return judge(p, buf, len, text, size, why);
@@ -638,16 +608,11 @@ soap_settings(const struct console_conf *c, struct soap *s, char *port,
 	const char *account = console_conf_get(c, "account");
 	char *password = (char *)console_conf_get(c, "password");
 
-	s->host = console_conf_get(c, "host");
-	if (s->host == NULL || *s->host == '\0')
-		s->host = "127.0.0.1";
-	(void)snprintf(port, port_size, "%ld",
-	    console_conf_long(c, "port", 7878, 1, 65535));
+	s->host = console_conf_host(c, 7878, port, port_size);
 	s->port = port;
 	s->ns = namespace_uri(c);
-	s->connect_ms = (int)console_conf_long(c, "connect_timeout", 5, 1,
-	    300) * 1000;
-	s->io_ms = (int)console_conf_long(c, "io_timeout", 10, 1, 300) * 1000;
+	s->connect_ms = console_conf_ms(c, "connect_timeout", 5);
+	s->io_ms = console_conf_ms(c, "io_timeout", 10);
 	if (account == NULL || *account == '\0' || strchr(account, ':'))
 		console_die(CONSOLE_CONFIG, "setting account is missing or "
 		    "holds ':' (a game account of GM level 3)");
@@ -664,23 +629,22 @@ soap_settings(const struct console_conf *c, struct soap *s, char *port,
 	explicit_bzero(password, strlen(password));
 }
 
-/* The arguments, and every command expanded, before anything is sent;
- * returns how many commands there are. */
-static size_t
+/* The arguments, and every command expanded, before anything is
+ * sent. */
+static void
 check_all(const struct console_conf *c, const struct console_rule *rule,
     char *argv[], char *reward, size_t reward_size)
 {
 	static char over[CONSOLE_MAX_LINE * 4];
 	size_t i, ncmd = 0;
 
-	console_check_args(rule, argv[1], argv[2], reward, reward_size);
+	console_check_args(rule, argv, reward, reward_size);
 	if (strpbrk(argv[1], SOAP_UNSAFE_IN_NAME) != NULL)
 		console_die(CONSOLE_REFUSED, "a character name never holds a "
 		    "space, quote or '|' (the console would split or link "
 		    "it); nothing sent");
-	for (i = 0; i < c->n; i++) {
-		if (strcmp(c->key[i], "command") != 0 || *c->value[i] == '\0')
-			continue;
+	for (i = console_command(c, 0); i < c->n;
+	    i = console_command(c, i + 1)) {
 		if (console_expand(c->value[i], argv[1], reward, argv[2],
 		    over, sizeof(over)) == -1 ||
 		    strlen(over) > SOAP_MAX_COMMAND)
@@ -693,7 +657,17 @@ check_all(const struct console_conf *c, const struct console_rule *rule,
 		console_die(CONSOLE_CONFIG, "no command setting: e.g. command = "
 		    ".send items {username} \"Vote reward\" \"Thanks!\" "
 		    "49426:{reward}");
-	return ncmd;
+}
+
+/* console_run_fn: one command, one request. */
+static int
+run_one(void *arg, const char *command, const char **text, const char **why)
+{
+	static char shown[SOAP_MAX_TEXT * 2 + 8];
+	const struct soap *s = arg;
+
+	*text = shown;
+	return run_command(s, s->replies, command, shown, sizeof(shown), why);
 }
 
 int
@@ -706,49 +680,19 @@ main(int argc, char *argv[])
 		NULL
 	};
 	static struct console_conf c;
-	static char reward[32], cmd[SOAP_MAX_COMMAND + 1],
-	    text[SOAP_MAX_TEXT * 2 + 8];
-	struct console_replies *replies;
+	static char reward[32];
+	struct console_rule *rule;
 	struct soap s;
-	const char *why;
 	char port[16];
-	size_t i, ncmd, done = 0;
-	int code = CONSOLE_OK;
 
-	console_program = "grant-soap";
-	if (argc != 4)
-		console_die(CONSOLE_REFUSED, "usage: grant-soap <username> "
-		    "<heart_id> <reward> (got %d arguments)", argc - 1);
+	console_begin("grant-soap", argc);
 	console_conf_read(&c, GRANT_SOAP_CONF, known);
-	replies = console_replies_new(&c);
+	s.replies = console_replies_new(&c);
 	soap_settings(&c, &s, port, sizeof(port));
-	if (strlen(argv[3]) >= sizeof(reward))
-		console_die(CONSOLE_REFUSED, "reward too large");
-	(void)snprintf(reward, sizeof(reward), "%s", argv[3]);
-	ncmd = check_all(&c, console_rule_new(&c), argv, reward,
-	    sizeof(reward));
+	rule = console_rule_new(&c);
+	check_all(&c, rule, argv, reward, sizeof(reward));
 
-	for (i = 0; i < c.n; i++) {
-		if (strcmp(c.key[i], "command") != 0 || *c.value[i] == '\0')
-			continue;
-		(void)console_expand(c.value[i], argv[1], reward, argv[2], cmd,
-		    sizeof(cmd));
-		code = run_command(&s, replies, cmd, text, sizeof(text), &why);
-		if (code != CONSOLE_OK && done > 0) {
-			(void)fprintf(stderr, "grant-soap: command %zu of %zu "
-			    "failed (%s): reply: %s; the commands before it "
-			    "ran, so this vote is not retried\n", done + 1,
-			    ncmd, why, text);
-			code = CONSOLE_OK;
-			break;
-		}
-		if (code != CONSOLE_OK)
-			console_die(code, "%s%s%s%s", why, *text ? ": " : "",
-			    text, code == CONSOLE_TEMPFAIL ? " (retried later)" :
-			    "");
-		(void)printf("%s\n", text);
-		done++;
-	}
+	console_run_commands(&c, argv, reward, run_one, &s);
 	explicit_bzero(s.auth, sizeof(s.auth));
-	return code;
+	return CONSOLE_OK;
 }

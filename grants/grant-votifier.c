@@ -36,15 +36,10 @@
 #include "../src/text.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,7 +67,6 @@
 /* One connection to the listener. */
 struct link {
 	int		 fd;
-	bool		 sent;		/* the whole vote went out */
 	long		 deadline;	/* of the exchange, in ms */
 	const char	*where;		/* "HOST port PORT" */
 };
@@ -84,137 +78,22 @@ struct vote {
 	char		 challenge[VOTIFIER_MAX_CHALLENGE + 1];
 };
 
-/*
- * Before the whole vote went out, exit 75; after it, an unknown outcome:
- * see the top.
- */
-static void lost(const struct link *, const char *)
-    __attribute__((noreturn));
-
-static void
-lost(const struct link *l, const char *what)
-{
-	(void)fprintf(stderr, "%s: listener at %s: %s", console_program,
-	    l->where, what);
-	if (!l->sent) {
-		(void)fputc('\n', stderr);
-		exit(CONSOLE_TEMPFAIL);
-	}
-	(void)fprintf(stderr, "; the vote was sent and may have been taken: "
-	    "outcome unknown, not retried (mmolove.cgi --replay after a look "
-	    "at the listener's log)\n");
-	(void)fflush(stderr);
-	(void)signal(SIGTERM, SIG_DFL);
-	(void)raise(SIGTERM);
-	_exit(CONSOLE_TEMPFAIL);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for events on fd until the deadline; 0, or -1 on a timeout. */
-static int
-wait_fd(int fd, short events, long deadline)
-{
-	struct pollfd p;
-	long left;
-	int rc;
-
-	for (;;) {
-		left = deadline - now_ms();
-		if (left <= 0)
-			return -1;
-		p.fd = fd;
-		p.events = events;
-		p.revents = 0;
-		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (rc > 0)
-			return 0;
-		if (rc == -1 && errno != EINTR)
-			return -1;
-	}
-}
-
-/* One address: the connected socket, or -1 with why. */
-static int
-connect_one(const struct addrinfo *ai, int timeout_ms, char *why,
-    size_t size)
-{
-	socklen_t len;
-	int fd, err = 0;
-
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, ai->ai_protocol);
-	if (fd == -1) {
-		(void)snprintf(why, size, "%s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-		return fd;
-	if (errno != EINPROGRESS) {
-		err = errno;
-	} else if (wait_fd(fd, POLLOUT, now_ms() + timeout_ms) == -1) {
-		(void)snprintf(why, size, "no answer in %d ms", timeout_ms);
-	} else {
-		len = sizeof(err);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-		    err == 0)
-			return fd;
-	}
-	if (err != 0)
-		(void)snprintf(why, size, "%s", strerror(err));
-	(void)close(fd);
-	return -1;
-}
-
-static int
-connect_to(const char *host, const char *port, int timeout_ms)
-{
-	struct addrinfo hints, *res, *ai;
-	char why[256] = "no address";
-	int fd = -1, rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
-		console_die(CONSOLE_TEMPFAIL, "cannot resolve host %s: %s",
-		    host, gai_strerror(rc));
-	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-		fd = connect_one(ai, timeout_ms, why, sizeof(why));
-	freeaddrinfo(res);
-	if (fd == -1)
-		console_die(CONSOLE_TEMPFAIL, "cannot connect to the Votifier "
-		    "listener at %s port %s: %s", host, port, why);
-	return fd;
-}
-
-/* Some bytes into buf; 0 at the end of the stream. */
+/* Some bytes of what (greeting, reply) into buf; 0 at the end of the
+ * stream.  A loss after the vote went out is an unknown outcome (see the
+ * top). */
 static size_t
-recv_some(const struct link *l, char *buf, size_t cap)
+recv_some(const struct link *l, char *buf, size_t cap, const char *what)
 {
-	char why[160];
-	ssize_t n;
+	size_t n;
+	int err;
 
-	for (;;) {
-		n = recv(l->fd, buf, cap, 0);
-		if (n >= 0)
-			return (size_t)n;
-		if (errno != EAGAIN && errno != EINTR) {
-			(void)snprintf(why, sizeof(why), "receive failed: %s",
-			    strerror(errno));
-			lost(l, why);
-		}
-		if (wait_fd(l->fd, POLLIN, l->deadline) == -1)
-			lost(l, l->sent ? "no reply in time" :
-			    "no greeting in time");
-	}
+	err = console_recv(l->fd, buf, cap, l->deadline, &n);
+	if (err == -1)
+		console_lost("listener at %s: no %s in time", l->where, what);
+	if (err != 0)
+		console_lost("listener at %s: receive failed: %s", l->where,
+		    strerror(err));
+	return n;
 }
 
 /*
@@ -225,7 +104,6 @@ recv_some(const struct link *l, char *buf, size_t cap)
 static size_t
 read_line(const struct link *l, char *buf, size_t cap, const char *what)
 {
-	char why[160];
 	size_t len = 0, n;
 	char *nl;
 
@@ -234,7 +112,7 @@ read_line(const struct link *l, char *buf, size_t cap, const char *what)
 			console_die(CONSOLE_CONFIG, "listener at %s: %s longer "
 			    "than %zu bytes: not a Votifier listener", l->where,
 			    what, cap - 1);
-		n = recv_some(l, buf + len, cap - 1 - len);
+		n = recv_some(l, buf + len, cap - 1 - len, what);
 		buf[len + n] = '\0';
 		if ((nl = memchr(buf + len, '\n', n)) != NULL) {
 			len = (size_t)(nl - buf);
@@ -243,11 +121,9 @@ read_line(const struct link *l, char *buf, size_t cap, const char *what)
 		len += n;
 		if (n == 0 && len > 0)
 			break;
-		if (n == 0) {
-			(void)snprintf(why, sizeof(why), "connection closed "
-			    "without a %s", what);
-			lost(l, why);
-		}
+		if (n == 0)
+			console_lost("listener at %s: connection closed "
+			    "without a %s", l->where, what);
 	}
 	if (len > 0 && buf[len - 1] == '\r')
 		len--;
@@ -373,32 +249,24 @@ message(const struct vote *v, const struct hmac_key *key, char *out,
 
 /* 0x733A, the length (16-bit big-endian) and the message. */
 static void
-send_vote(struct link *l, const char *msg, size_t len)
+send_vote(const struct link *l, const char *msg, size_t len)
 {
 	static unsigned char frame[4 + VOTIFIER_MAX_MESSAGE];
-	char why[160];
-	size_t off = 0;
-	ssize_t n;
+	int err;
 
 	frame[0] = (unsigned char)(VOTIFIER_MAGIC >> 8);
 	frame[1] = (unsigned char)(VOTIFIER_MAGIC & 0xFF);
 	frame[2] = (unsigned char)(len >> 8);
 	frame[3] = (unsigned char)(len & 0xFF);
 	memcpy(frame + 4, msg, len);
-	while (off < len + 4) {
-		n = send(l->fd, frame + off, len + 4 - off, MSG_NOSIGNAL);
-		if (n > 0) {
-			off += (size_t)n;
-		} else if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(l->fd, POLLOUT, l->deadline) == -1)
-				lost(l, "did not take the vote in time");
-		} else {
-			(void)snprintf(why, sizeof(why), "send failed: %s",
-			    strerror(errno));
-			lost(l, why);
-		}
-	}
-	l->sent = true;
+	err = console_send_all(l->fd, frame, len + 4, l->deadline);
+	if (err == -1)
+		console_lost("listener at %s: did not take the vote in time",
+		    l->where);
+	if (err != 0)
+		console_lost("listener at %s: send failed: %s", l->where,
+		    strerror(err));
+	console_sent(CONSOLE_SENT_VOTE);
 }
 
 /* The top-level string value of key in the reply, decoded; "" if none. */
@@ -468,12 +336,14 @@ read_reply(const struct link *l)
 	jsmn_init(&p);
 	if (json_validate(line, len, &why) == -1 ||
 	    (n = jsmn_parse(&p, line, len, t, 64)) < 1)
-		lost(l, "its reply is not a JSON object");
+		console_lost("listener at %s: its reply is not a JSON object",
+		    l->where);
 	reply_field(line, t, n, "status", status, sizeof(status));
 	if (strcmp(status, "ok") == 0)
 		return CONSOLE_OK;
 	if (strcmp(status, "error") != 0)
-		lost(l, "its reply has no status ok or error");
+		console_lost("listener at %s: its reply has no status ok or "
+		    "error", l->where);
 	reply_field(line, t, n, "cause", cause, sizeof(cause));
 	reply_field(line, t, n, "error", error, sizeof(error));
 	console_reply_text((unsigned char *)cause, strlen(cause), cause_shown,
@@ -557,6 +427,46 @@ vote_settings(struct console_conf *c, struct vote *v, struct hmac_key *key)
 	wipe(token, strlen(token));
 }
 
+/* The arguments, and the message's size, before anything is sent. */
+static void
+check_vote(const struct console_rule *rule, char *argv[], struct vote *v,
+    const struct hmac_key *key)
+{
+	static char reward[32], msg[VOTIFIER_MAX_MESSAGE + 1];
+
+	console_check_args(rule, argv, reward, sizeof(reward));
+	if (utf16_units(argv[1]) > VOTIFIER_MAX_USERNAME)
+		console_die(CONSOLE_REFUSED, "NuVotifier refuses a username of "
+		    "more than %d characters (\"Username too long\"); nothing "
+		    "sent", VOTIFIER_MAX_USERNAME);
+	v->username = argv[1];
+	vote_time(v->timestamp, sizeof(v->timestamp));
+	memset(v->challenge, 'x', VOTIFIER_MAX_CHALLENGE);
+	if (message(v, key, msg, sizeof(msg)) == 0)
+		console_die(CONSOLE_CONFIG, "the vote would be longer than "
+		    "NuVotifier's %d-byte message limit: shorten service_name",
+		    VOTIFIER_MAX_MESSAGE);
+}
+
+/* Greeting, vote, reply; the token's key is wiped once used.  Returns
+ * 0 or exits. */
+static int
+exchange(const struct link *l, struct vote *v, struct hmac_key *key)
+{
+	static char msg[VOTIFIER_MAX_MESSAGE + 1];
+	size_t len;
+
+	read_greeting(l, v->challenge, sizeof(v->challenge));
+	len = message(v, key, msg, sizeof(msg));
+	wipe(key, sizeof(*key));
+	if (len == 0)
+		console_die(CONSOLE_CONFIG, "the vote with this listener's "
+		    "challenge is longer than NuVotifier's %d-byte message "
+		    "limit: shorten service_name", VOTIFIER_MAX_MESSAGE);
+	send_vote(l, msg, len);
+	return read_reply(l);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -567,62 +477,28 @@ main(int argc, char *argv[])
 	static struct console_conf c;
 	static struct vote v;
 	static struct hmac_key key;
-	static char msg[VOTIFIER_MAX_MESSAGE + 1], where[300];
+	static char where[300];
 	struct console_rule *rule;
 	struct link l;
 	const char *host;
-	char port[16], reward[32];
-	size_t len;
-	long io_ms;
-	int connect_ms, code;
+	char port[16];
+	int connect_ms, io_ms, code;
 
-	console_program = "grant-votifier";
-	if (argc != 4)
-		console_die(CONSOLE_REFUSED, "usage: grant-votifier <username> "
-		    "<heart_id> <reward> (got %d arguments)", argc - 1);
+	console_begin("grant-votifier", argc);
 	console_conf_read(&c, GRANT_VOTIFIER_CONF, known);
 	rule = console_rule_new(&c);
-	host = console_conf_get(&c, "host");
-	if (host == NULL || *host == '\0')
-		host = "127.0.0.1";
-	(void)snprintf(port, sizeof(port), "%ld",
-	    console_conf_long(&c, "port", 8192, 1, 65535));
-	connect_ms = (int)console_conf_long(&c, "connect_timeout", 3, 1, 300) *
-	    1000;
-	io_ms = console_conf_long(&c, "io_timeout", 5, 1, 300) * 1000;
+	host = console_conf_host(&c, 8192, port, sizeof(port));
+	connect_ms = console_conf_ms(&c, "connect_timeout", 3);
+	io_ms = console_conf_ms(&c, "io_timeout", 5);
 	vote_settings(&c, &v, &key);
-
-	/* The arguments, and the message's size, before anything is sent. */
-	if (strlen(argv[3]) >= sizeof(reward))
-		console_die(CONSOLE_REFUSED, "reward too large");
-	(void)snprintf(reward, sizeof(reward), "%s", argv[3]);
-	console_check_args(rule, argv[1], argv[2], reward, sizeof(reward));
-	if (utf16_units(argv[1]) > VOTIFIER_MAX_USERNAME)
-		console_die(CONSOLE_REFUSED, "NuVotifier refuses a username of "
-		    "more than %d characters (\"Username too long\"); nothing "
-		    "sent", VOTIFIER_MAX_USERNAME);
-	v.username = argv[1];
-	vote_time(v.timestamp, sizeof(v.timestamp));
-	memset(v.challenge, 'x', VOTIFIER_MAX_CHALLENGE);
-	if (message(&v, &key, msg, sizeof(msg)) == 0)
-		console_die(CONSOLE_CONFIG, "the vote would be longer than "
-		    "NuVotifier's %d-byte message limit: shorten service_name",
-		    VOTIFIER_MAX_MESSAGE);
+	check_vote(rule, argv, &v, &key);
 
 	(void)snprintf(where, sizeof(where), "%s port %s", host, port);
-	memset(&l, 0, sizeof(l));
 	l.where = where;
-	l.fd = connect_to(host, port, connect_ms);
-	l.deadline = now_ms() + io_ms;
-	read_greeting(&l, v.challenge, sizeof(v.challenge));
-	len = message(&v, &key, msg, sizeof(msg));
-	wipe(&key, sizeof(key));
-	if (len == 0)
-		console_die(CONSOLE_CONFIG, "the vote with this listener's "
-		    "challenge is longer than NuVotifier's %d-byte message "
-		    "limit: shorten service_name", VOTIFIER_MAX_MESSAGE);
-	send_vote(&l, msg, len);
-	code = read_reply(&l);
+	l.fd = console_connect("the Votifier listener", host, port,
+	    connect_ms);
+	l.deadline = console_now_ms() + io_ms;
+	code = exchange(&l, &v, &key);
 	(void)close(l.fd);
 	(void)printf("listener at %s took the vote for %s (service %s)\n",
 	    where, v.username, v.service);

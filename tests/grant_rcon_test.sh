@@ -11,65 +11,24 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
-CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
-STARTED=$(date +%s)
-
-# shellcheck source=tests/tally.sh
-. tests/tally.sh
-T=$(mktemp -d "${TMPDIR:-/tmp}/grant_rcon_test.XXXXXX") || exit 2
-SERVER_PIDS=()
-cleanup() {
-	local p
-	for p in "${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ "$fail" -eq 0 ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-finish() {
-	cleanup
-	trap - EXIT
-	echo "# $(($(date +%s) - STARTED)) s"
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
-trap finish EXIT
+# shellcheck source=tests/console_lib.sh
+. tests/console_lib.sh
+console_start rcon
+CONF_LINES=("password = pw" "game = minecraft")
 
 sh tests/deps.sh rcon python3-rcon || { bad "Debian packages rcon and python3-rcon"; finish; }
 # Debian's own Python (python3-rcon lives in its dist-packages).
 DPY=/usr/bin/python3
 
-echo "# build"
-make -s mmolove.cgi grants/grant-rcon >"$T/make.log" 2>&1
-check "make builds mmolove.cgi and grants/grant-rcon" test -x grants/grant-rcon
-check "grants/grant-rcon is static (no program interpreter)" \
-	sh -c '! readelf -l grants/grant-rcon | grep -q INTERP'
-check "the settings path is compiled in" grep -q "grant-rcon.conf" grants/grant-rcon
-C=$T/grant-rcon.conf
-G=$T/grant-rcon
-make -s grant-rcon-at AT="$C" OUT="$G" >"$T/make-at.log" 2>&1
-check "a test copy reading $C builds" test -x "$G"
-BIN=./mmolove.cgi
+console_build
 
-# server NAME ARGS...: starts tests/rcon_server.py (password pw unless
-# given), commands recorded into $T/NAME.log; sets PORT.
+# server NAME ARGS...: starts tests/rcon_server.py (console_lib.sh's
+# start_server), its replies scripted by $T/NAME.script.
 server() {
-	local name=$1 i=0
+	local name=$1
 	shift
-	rm -f "$T/$name.port"
-	python3 tests/rcon_server.py --port-file "$T/$name.port" --log "$T/$name.log" \
-		--script "$T/$name.script" "$@" >/dev/null 2>"$T/$name.err" &
-	SERVER_PIDS+=("$!")
-	LAST_PID=$!
-	while [ ! -s "$T/$name.port" ] && [ "$i" -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	PORT=$(cat "$T/$name.port" 2>/dev/null)
+	start_server "$name" --script "$T/$name.script" "$@"
 }
-stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-received() { if [ -f "$T/$1.log" ]; then wc -l <"$T/$1.log" | tr -d ' '; else echo 0; fi; }
 
 echo "# the test server against independent clients"
 server plain --password pw
@@ -101,31 +60,6 @@ same "python3-rcon sees a wrong password (id -1)" WrongPassword \
 	"$(timeout 10 $DPY "$T/client.py" "$PORT" nope list 2>&1)"
 stop "$LAST_PID"
 
-# conf PORT [EXTRA LINES...]: the settings file, 0600.
-conf() {
-	local port=$1
-	shift
-	{
-		printf 'host = 127.0.0.1\nport = %s\npassword = pw\ngame = minecraft\n' "$port"
-		printf 'connect_timeout = 2\nio_timeout = 2\n'
-		printf '%s\n' "$@"
-	} >"$C"
-	chmod 0600 "$C"
-}
-run() {
-	env -i PATH="$CLEAN_PATH" MMOLOVE_SERVER_ID=srv_test MMOLOVE_MODE=post \
-		MMOLOVE_EVENT=heart.counted "$G" "$@" </dev/null >"$T/out" 2>"$T/err"
-	RC=$?
-	OUT=$(cat "$T/out")
-	ERR=$(cat "$T/err")
-}
-expect() {
-	local d=$1 want=$2
-	shift 2
-	run "$@"
-	if [ "$RC" == "$want" ]; then ok "$d -> $want"; else bad "$d -> $want" "exit $RC: $ERR"; fi
-}
-
 echo "# the program"
 server g --password pw
 GP=$PORT
@@ -134,20 +68,11 @@ expect "paid" 0 Steve h_1 0300
 same "... both commands sent, in order, with the values" \
 	"eco give Steve 300|say vote h_1" "$(cut -f2 "$T/g.log" | paste -sd '|' -)"
 n=$(received g)
-long=$(printf 'é%.0s' $(seq 1 64))
-names=("two words" "a;b" 'say"x' $'new\nline' $'Ste\xc2\xa7ve' "§aSteve" "$long" "ab" \
-	"seventeen_chars_x" $'\xff\xfe' "Steve " "-Steve" '{username}' "" "Ste\$ve" $'tab\tx')
-same "the 128-byte name is 128 bytes" 128 "$(printf '%s' "$long" | wc -c | tr -d ' ')"
-for name in "${names[@]}"; do
-	label=$(printf '%s' "$name" | tr '[:cntrl:]' '?' | cut -c 1-24)
-	expect "hostile name [$label]" 65 "$name" h_2 1
-done
-expect "heart_id with a space" 65 Steve "h 2" 1
-expect "heart_id with a newline" 65 Steve $'h\n2' 1
-expect "reward 1e3" 65 Steve h_2 1e3
-expect "reward -1" 65 Steve h_2 -1
-expect "three arguments wanted" 65 Steve h_2
+c=$(conns g)
+refused h_2 "${HOSTILE_NAMES[@]}" "§aSteve" "ab" "seventeen_chars_x" "-Steve" \
+	'{username}' "Ste\$ve" $'tab\tx'
 same "nothing was sent for any refused call" "$n" "$(received g)"
+same "... and no connection made" "$c" "$(conns g)"
 
 conf "$GP" 'name_rule = [A-Za-z0-9 ]{3,20}' 'command = give {username} {reward}'
 sed -i '/^game/d' "$C"
@@ -224,39 +149,8 @@ echo "# through mmolove.cgi"
 server cgi --password pw
 CP=$PORT
 conf "$CP" 'command = eco give {username} {reward}'
-new_secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; }
-mkdir -p "$T/node/state"
-new_secret >"$T/node/secret"
-chmod 0600 "$T/node/secret"
-mkconf() {
-	cat >"$T/node/mmolove.conf" <<EOF2
-secret_file = $T/node/secret
-grant = $G
-state_dir = $T/node/state
-log = $T/node/audit.log
-unknown_outcome = retry
-grant_timeout = 10
-grant_mode = $1
-allow_root = yes
-EOF2
-}
-NC=$T/node/mmolove.conf
-mkconf sync
-body() {
-	jq -cn --arg u "$1" --arg h "$2" --argjson t "$(date +%s)" \
-		'{event: "heart.counted", server_id: "srv_test", username: $u, heart_id: $h, period: "2026-06", timestamp: $t}'
-}
-deliver() {
-	local b t sig ans
-	b=$(body "$1" "$2")
-	t=$(printf '%s' "$b" | jq .timestamp)
-	sig=$(printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --sign --t "$t")
-	ans=$(printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" GATEWAY_INTERFACE=CGI/1.1 \
-		REQUEST_METHOD=POST CONTENT_TYPE=application/json CONTENT_LENGTH="${#b}" \
-		HTTP_X_MMOLOVE_SIGNATURE="$sig" HTTP_X_MMOLOVE_EVENT=heart.counted REMOTE_ADDR=127.0.0.1 "$BIN" 2>/dev/null)
-	CODE=$(printf '%s\n' "$ans" | sed -n 's/^Status: \([0-9]*\).*/\1/p' | head -n 1)
-	OUTCOME=$(tail -n 1 "$T/node/audit.log" 2>/dev/null | jq -r .outcome 2>/dev/null)
-}
+cgi_start
+mkconf sync retry
 given() { grep -c "	eco give $1 " "$T/cgi.log" 2>/dev/null || true; }
 deliver Alex h_c1
 same "CGI: paid -> 200" 200 "$CODE"
@@ -277,8 +171,7 @@ same "CGI: and once only" "200 1" "$CODE $(given Bob)"
 
 # A reply lost after the command went out: the handler's unknown outcome,
 # held (unknown_outcome = hold), never sent again on redelivery.
-mkconf sync
-sed -i 's/^unknown_outcome = retry/unknown_outcome = hold/' "$NC"
+mkconf sync hold
 printf '^eco give Dana\t<drop>\n' >"$T/cgi.script"
 deliver Dana h_c4
 same "CGI: reply lost, hold -> 200 unknown" "200 unknown" "$CODE $OUTCOME"
@@ -286,20 +179,19 @@ deliver Dana h_c4
 same "CGI: redelivery does not send it again" 1 "$(grep -c 'eco give Dana' "$T/cgi.log")"
 : >"$T/cgi.script"
 
-mkconf queue
+mkconf queue retry
 printf 'Cara\tPlayer is offline\n' >"$T/cgi.script"
 deliver Cara h_q1
 same "queue: answered at once" 200 "$CODE"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain1" 2>&1
-same "queue: offline player is not paid, still queued" "1 still queued" \
-	"$(sed -n 's/.*refused, \([0-9]* still queued\).*/\1/p' "$T/drain1")"
+drain 1
+same "queue: offline player is not paid, still queued" "1 still queued" "$(still_queued 1)"
 check "... logged with the console's reply" sh -c "tail -n 1 '$T/node/audit.log' | grep -q 'Player is offline'"
 same "queue: ... and the command was tried" 1 "$(grep -c 'eco give Cara' "$T/cgi.log")"
 : >"$T/cgi.script"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain2" 2>&1
+drain 2
 same "queue: online now, --drain --now pays" "2 1 paid" \
-	"$(grep -c 'eco give Cara' "$T/cgi.log") $(sed -n 's/^drained: \([0-9]* paid\).*/\1/p' "$T/drain2")"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain3" 2>&1
+	"$(grep -c 'eco give Cara' "$T/cgi.log") $(drained_paid 2)"
+drain 3
 same "queue: a further drain sends nothing" 2 "$(grep -c 'eco give Cara' "$T/cgi.log")"
 deliver Cara h_q1
 same "queue: the redelivery is a duplicate" "200 2" "$CODE $(grep -c 'eco give Cara' "$T/cgi.log")"

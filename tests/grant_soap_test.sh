@@ -13,68 +13,25 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
-CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
-STARTED=$(date +%s)
-
-# shellcheck source=tests/tally.sh
-. tests/tally.sh
-T=$(mktemp -d "${TMPDIR:-/tmp}/grant_soap_test.XXXXXX") || exit 2
-SERVER_PIDS=()
-cleanup() {
-	local p
-	for p in "${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ "$fail" -eq 0 ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-finish() {
-	cleanup
-	trap - EXIT
-	echo "# $(($(date +%s) - STARTED)) s"
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
-trap finish EXIT
+# shellcheck source=tests/console_lib.sh
+. tests/console_lib.sh
+console_start soap
+PW='s3cr3t-Pw'
+CONF_LINES=("account = admin" "password = $PW" "namespace = ac")
 
 sh tests/deps.sh curl jq python3 || { bad "Debian packages curl, jq, python3"; finish; }
 
-echo "# build"
-make -s mmolove.cgi grants/grant-soap >"$T/make.log" 2>&1
-check "make builds mmolove.cgi and grants/grant-soap" test -x grants/grant-soap
-check "grants/grant-soap is static (no program interpreter)" \
-	sh -c '! readelf -l grants/grant-soap | grep -q INTERP'
-check "the settings path is compiled in" grep -q "grant-soap.conf" grants/grant-soap
-C=$T/grant-soap.conf
-G=$T/grant-soap
-make -s grant-soap-at AT="$C" OUT="$G" >"$T/make-at.log" 2>&1
-check "a test copy reading $C builds" test -x "$G"
-BIN=./mmolove.cgi
-PW='s3cr3t-Pw'
+console_build
 
-# server NAME ARGS...: starts tests/soap_server.py with the accounts ADMIN
-# (GM level 3, password $PW) and LOW (level 1); executed commands go to
-# $T/NAME.log, accepted connections to $T/NAME.conns; sets PORT.
+# server NAME ARGS...: starts tests/soap_server.py (console_lib.sh's
+# start_server) with the accounts ADMIN (GM level 3, password $PW) and LOW
+# (level 1), its outputs scripted by $T/NAME.script.
 server() {
-	local name=$1 i=0
+	local name=$1
 	shift
-	rm -f "$T/$name.port"
-	python3 tests/soap_server.py --port-file "$T/$name.port" --log "$T/$name.log" \
-		--connections "$T/$name.conns" --script "$T/$name.script" \
-		--account "ADMIN:$PW:3" --account "LOW:$PW:1" "$@" >/dev/null 2>"$T/$name.err" &
-	SERVER_PIDS+=("$!")
-	LAST_PID=$!
-	while [ ! -s "$T/$name.port" ] && [ "$i" -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	PORT=$(cat "$T/$name.port" 2>/dev/null)
+	start_server "$name" --script "$T/$name.script" \
+		--account "ADMIN:$PW:3" --account "LOW:$PW:1" "$@"
 }
-stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
-received() { lines "$T/$1.log"; }
-connections() { lines "$T/$1.conns"; }
 
 echo "# the test server against an independent client (curl)"
 server plain --characters Steve,Alex
@@ -126,16 +83,11 @@ gsoap_build() {
 			"$T/gsoap/soapServer.c" -lgsoap >>"$T/gsoap/build.log" 2>&1
 }
 gsoap_start() {	# GMLEVEL: sets PORT
-	local i=0
 	rm -f "$T/gsoap/port"
 	"$T/gsoap/server" "$T/gsoap/port" "$T/gsoap/log" ADMIN "$PW" "$1" Steve 'Tom&J<e>' &
 	SERVER_PIDS+=("$!")
 	LAST_PID=$!
-	while [ ! -s "$T/gsoap/port" ] && [ "$i" -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	PORT=$(cat "$T/gsoap/port" 2>/dev/null)
+	wait_port "$T/gsoap/port"
 }
 # shape USER:PASSWORD NAMESPACE COMMAND: the status and the result or
 # faultstring text of the answer, on the server at $PORT.
@@ -169,31 +121,6 @@ else
 	bad "Debian's gsoap builds tests/gsoap_server.c" "$(tail -n 3 "$T/gsoap/build.log" 2>/dev/null)"
 fi
 
-# conf PORT [EXTRA LINES...]: the settings file, 0600.
-conf() {
-	local port=$1
-	shift
-	{
-		printf 'host = 127.0.0.1\nport = %s\naccount = admin\npassword = %s\n' "$port" "$PW"
-		printf 'namespace = ac\nconnect_timeout = 2\nio_timeout = 2\n'
-		printf '%s\n' "$@"
-	} >"$C"
-	chmod 0600 "$C"
-}
-run() {
-	env -i PATH="$CLEAN_PATH" MMOLOVE_SERVER_ID=srv_test MMOLOVE_MODE=post \
-		MMOLOVE_EVENT=heart.counted "$G" "$@" </dev/null >"$T/out" 2>"$T/err"
-	RC=$?
-	OUT=$(cat "$T/out")
-	ERR=$(cat "$T/err")
-	cat "$T/out" "$T/err" >>"$T/all-output"
-}
-expect() {
-	local d=$1 want=$2
-	shift 2
-	run "$@"
-	if [ "$RC" == "$want" ]; then ok "$d -> $want"; else bad "$d -> $want" "exit $RC: $ERR"; fi
-}
 SEND='command = .send items {username} "Vote reward" "Thanks for voting!" 49426:{reward}'
 
 echo "# the program"
@@ -216,22 +143,11 @@ conf "$GP" 'game = wow' "$SEND"
 expect "an extended-Latin name (TrinityCore's isExtendedLatinCharacter)" 0 Ærendil h_1b 1
 expect "a Cyrillic name" 0 Иван h_1c 1
 n=$(received g)
-c=$(connections g)
-long=$(printf 'é%.0s' $(seq 1 64))
-names=("two words" "a;b" 'say"x' "a<b" "Tom&Jerry" $'new\nline' $'Ste\xc2\xa7ve' "$long"
-	$'\xf0\x9f\x98\x80Steve' "S" "Thirteenchars" "Steve1" "Ivanй" $'\xff\xfe' "Steve "
-	'{username}' "" "O'Neil" "Ste|ve" '|Hplayer:Steve|h')
-same "the 128-byte name is 128 bytes" 128 "$(printf '%s' "$long" | wc -c | tr -d ' ')"
-for name in "${names[@]}"; do
-	label=$(printf '%s' "$name" | tr '[:cntrl:]' '?' | cut -c 1-24)
-	expect "hostile name [$label]" 65 "$name" h_2 1
-done
-expect "heart_id with a space" 65 Steve "h 2" 1
-expect "heart_id with a newline" 65 Steve $'h\n2' 1
-expect "reward 1e3" 65 Steve h_2 1e3
-expect "three arguments wanted" 65 Steve h_2
+c=$(conns g)
+refused h_2 "${HOSTILE_NAMES[@]}" "a<b" "Tom&Jerry" $'\xf0\x9f\x98\x80Steve' "S" \
+	"Thirteenchars" "Steve1" "Ivanй" '{username}' "O'Neil" "Ste|ve" '|Hplayer:Steve|h'
 same "nothing was sent for any refused call: no command" "$n" "$(received g)"
-same "... and no connection" "$c" "$(connections g)"
+same "... and no connection" "$c" "$(conns g)"
 
 echo "# XML escaping on the wire"
 conf "$GP" 'name_rule = [A-Za-z&<>]{2,16}' \
@@ -367,39 +283,8 @@ echo "# through mmolove.cgi"
 server cgi --characters Alex,Bob,Cara,Dana,Erin,Fay
 CP=$PORT
 conf "$CP" 'game = wow' "$SEND"
-new_secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; }
-mkdir -p "$T/node/state"
-new_secret >"$T/node/secret"
-chmod 0600 "$T/node/secret"
-mkconf() {
-	cat >"$T/node/mmolove.conf" <<EOF2
-secret_file = $T/node/secret
-grant = $G
-state_dir = $T/node/state
-log = $T/node/audit.log
-unknown_outcome = $2
-grant_timeout = 10
-grant_mode = $1
-allow_root = yes
-EOF2
-}
-NC=$T/node/mmolove.conf
+cgi_start
 mkconf sync hold
-body() {
-	jq -cn --arg u "$1" --arg h "$2" --argjson t "$(date +%s)" \
-		'{event: "heart.counted", server_id: "srv_test", username: $u, heart_id: $h, period: "2026-06", timestamp: $t}'
-}
-deliver() {
-	local b t sig ans
-	b=$(body "$1" "$2")
-	t=$(printf '%s' "$b" | jq .timestamp)
-	sig=$(printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --sign --t "$t")
-	ans=$(printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" GATEWAY_INTERFACE=CGI/1.1 \
-		REQUEST_METHOD=POST CONTENT_TYPE=application/json CONTENT_LENGTH="${#b}" \
-		HTTP_X_MMOLOVE_SIGNATURE="$sig" HTTP_X_MMOLOVE_EVENT=heart.counted REMOTE_ADDR=127.0.0.1 "$BIN" 2>/dev/null)
-	CODE=$(printf '%s\n' "$ans" | sed -n 's/^Status: \([0-9]*\).*/\1/p' | head -n 1)
-	OUTCOME=$(tail -n 1 "$T/node/audit.log" 2>/dev/null | jq -r .outcome 2>/dev/null)
-}
 given() { grep -c "	.send items $1 " "$T/cgi.log" 2>/dev/null || true; }
 deliver Alex h_c1
 same "CGI: paid -> 200 paid" "200 paid" "$CODE $OUTCOME"
@@ -407,9 +292,9 @@ same "CGI: one mail sent" 1 "$(given Alex)"
 deliver Alex h_c1
 same "CGI: duplicate -> 200" 200 "$CODE"
 same "CGI: duplicate not sent again" 1 "$(given Alex)"
-c=$(connections cgi)
+c=$(conns cgi)
 deliver 'Al ex' h_c2
-same "CGI: hostile name -> 200 refused, no connection" "200 refused $c" "$CODE $OUTCOME $(connections cgi)"
+same "CGI: hostile name -> 200 refused, no connection" "200 refused $c" "$CODE $OUTCOME $(conns cgi)"
 deliver Ghost h_c2b
 same "CGI: no such character (SOAP Fault) -> 200 refused" "200 refused" "$CODE $OUTCOME"
 
@@ -452,16 +337,14 @@ conf "$CP" 'game = wow' "$SEND" 'reply_offline = is offline'
 printf '^.send items Erin\tfault:Player Erin is offline\\r\\n\n' >"$T/cgi.script"
 deliver Erin h_q1
 same "queue: answered at once" 200 "$CODE"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain1" 2>&1
-same "queue: offline player is not paid, still queued" "1 still queued" \
-	"$(sed -n 's/.*refused, \([0-9]* still queued\).*/\1/p' "$T/drain1")"
+drain 1
+same "queue: offline player is not paid, still queued" "1 still queued" "$(still_queued 1)"
 check "... logged with the console's reply" sh -c "tail -n 1 '$T/node/audit.log' | grep -q 'Player Erin is offline'"
 same "queue: ... and the command was tried" 1 "$(given Erin)"
 : >"$T/cgi.script"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain2" 2>&1
-same "queue: online now, --drain --now pays" "2 1 paid" \
-	"$(given Erin) $(sed -n 's/^drained: \([0-9]* paid\).*/\1/p' "$T/drain2")"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain3" 2>&1
+drain 2
+same "queue: online now, --drain --now pays" "2 1 paid" "$(given Erin) $(drained_paid 2)"
+drain 3
 same "queue: a further drain sends nothing" 2 "$(given Erin)"
 deliver Erin h_q1
 same "queue: the redelivery is a duplicate" "200 2" "$CODE $(given Erin)"

@@ -11,65 +11,21 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
-CLEAN_PATH=/usr/local/bin:/usr/bin:/bin
-STARTED=$(date +%s)
-
-# shellcheck source=tests/tally.sh
-. tests/tally.sh
-T=$(mktemp -d "${TMPDIR:-/tmp}/grant_votifier_test.XXXXXX") || exit 2
-SERVER_PIDS=()
-cleanup() {
-	local p
-	for p in "${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}"; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ "$fail" -eq 0 ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-finish() {
-	cleanup
-	trap - EXIT
-	echo "# $(($(date +%s) - STARTED)) s"
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
-trap finish EXIT
+# shellcheck source=tests/console_lib.sh
+. tests/console_lib.sh
+console_start votifier
+CONF_LINES=("token = tok" "game = minecraft")
+VOTE_TS=1767225600
+RUN_ENV=(MMOLOVE_TIMESTAMP="$VOTE_TS")
 
 command -v jq >/dev/null || sh tests/deps.sh jq || { bad "jq"; finish; }
 
-echo "# build"
-make -s mmolove.cgi grants/grant-votifier >"$T/make.log" 2>&1
-check "make builds mmolove.cgi and grants/grant-votifier" test -x grants/grant-votifier
-check "grants/grant-votifier is static (no program interpreter)" \
-	sh -c '! readelf -l grants/grant-votifier | grep -q INTERP'
-check "the settings path is compiled in" grep -q "grant-votifier.conf" grants/grant-votifier
-C=$T/grant-votifier.conf
-G=$T/grant-votifier
-make -s grant-votifier-at AT="$C" OUT="$G" >"$T/make-at.log" 2>&1
-check "a test copy reading $C builds" test -x "$G"
-BIN=./mmolove.cgi
+console_build
 
-# server NAME ARGS...: starts tests/votifier_server.py, accepted votes
-# into $T/NAME.log, connections counted in $T/NAME.conns; sets PORT.
-server() {
-	local name=$1 i=0
-	shift
-	rm -f "$T/$name.port"
-	python3 tests/votifier_server.py --port-file "$T/$name.port" --log "$T/$name.log" \
-		--connections "$T/$name.conns" "$@" >/dev/null 2>"$T/$name.err" &
-	SERVER_PIDS+=("$!")
-	LAST_PID=$!
-	while [ ! -s "$T/$name.port" ] && [ "$i" -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	PORT=$(cat "$T/$name.port" 2>/dev/null)
-}
-stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
-votes() { lines "$T/$1.log"; }
-conns() { lines "$T/$1.conns"; }
+# server NAME ARGS...: starts tests/votifier_server.py (console_lib.sh's
+# start_server): accepted votes into $T/NAME.log.
+server() { start_server "$@"; }
+votes() { received "$1"; }
 # votes_for NAME USER: votes the listener NAME took for USER.
 votes_for() { jq -r .vote.username "$T/$1.log" 2>/dev/null | grep -cxF -- "$2"; }
 last_vote() { tail -n 1 "$T/$1.log"; }
@@ -93,32 +49,6 @@ same "an unknown service without a default token is refused" \
 	"$(timeout 10 python3 tests/votifier_client.py "$PORT" MMOLove otok Steve 2>&1)"
 stop "$LAST_PID"
 
-# conf PORT [EXTRA LINES...]: the settings file, 0600.
-conf() {
-	local port=$1
-	shift
-	{
-		printf 'host = 127.0.0.1\nport = %s\ntoken = tok\ngame = minecraft\n' "$port"
-		printf 'connect_timeout = 2\nio_timeout = 2\n'
-		printf '%s\n' "$@"
-	} >"$C"
-	chmod 0600 "$C"
-}
-VOTE_TS=1767225600
-run() {
-	env -i PATH="$CLEAN_PATH" MMOLOVE_SERVER_ID=srv_test MMOLOVE_MODE=post \
-		MMOLOVE_EVENT=heart.counted MMOLOVE_TIMESTAMP="$VOTE_TS" "$G" "$@" \
-		</dev/null >"$T/out" 2>"$T/err"
-	RC=$?
-	OUT=$(cat "$T/out")
-	ERR=$(cat "$T/err")
-}
-expect() {
-	local d=$1 want=$2
-	shift 2
-	run "$@"
-	if [ "$RC" == "$want" ]; then ok "$d -> $want"; else bad "$d -> $want" "exit $RC: $ERR"; fi
-}
 # hmac_ok NAME TOKEN: the last vote's signature is the base64 HMAC-SHA256
 # of its payload under TOKEN, by Python's hmac.
 hmac_ok() {
@@ -158,17 +88,8 @@ same "... an IPv6 address" 2001:db8::7 "$(last_vote g | jq -r .vote.address)"
 conf "$GP"
 n=$(votes g)
 c=$(conns g)
-long=$(printf 'é%.0s' $(seq 1 64))
-names=("two words" "a;b" 'say"x' $'new\nline' $'Ste\xc2\xa7ve' "§aSteve" "$long" "ab" \
-	"seventeen_chars_x" $'\xff\xfe' "Steve " "-Steve" "😀😀😀" "" $'tab\tx' "Ste\\ve")
-same "the 128-byte name is 128 bytes" 128 "$(printf '%s' "$long" | wc -c | tr -d ' ')"
-for name in "${names[@]}"; do
-	label=$(printf '%s' "$name" | tr '[:cntrl:]' '?' | cut -c 1-24)
-	expect "hostile name [$label]" 65 "$name" h_3 1
-done
-expect "heart_id with a space" 65 Steve "h 3" 1
-expect "reward 1e3" 65 Steve h_3 1e3
-expect "three arguments wanted" 65 Steve h_3
+refused h_3 "${HOSTILE_NAMES[@]}" "§aSteve" "ab" "seventeen_chars_x" "-Steve" "😀😀😀" \
+	$'tab\tx' "Ste\\ve"
 same "no connection was made for any refused call" "$c" "$(conns g)"
 
 conf "$GP" 'name_rule = .{1,64}'
@@ -272,39 +193,8 @@ echo "# through mmolove.cgi"
 server cgi --token default=tok
 CP=$PORT
 conf "$CP"
-new_secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; }
-mkdir -p "$T/node/state"
-new_secret >"$T/node/secret"
-chmod 0600 "$T/node/secret"
-mkconf() {
-	cat >"$T/node/mmolove.conf" <<EOF2
-secret_file = $T/node/secret
-grant = $G
-state_dir = $T/node/state
-log = $T/node/audit.log
-unknown_outcome = ${2:-hold}
-grant_timeout = 10
-grant_mode = $1
-allow_root = yes
-EOF2
-}
-NC=$T/node/mmolove.conf
+cgi_start
 mkconf sync
-body() {
-	jq -cn --arg u "$1" --arg h "$2" --argjson t "$(date +%s)" \
-		'{event: "heart.counted", server_id: "srv_test", username: $u, heart_id: $h, period: "2026-06", timestamp: $t}'
-}
-deliver() {
-	local b sig ans
-	b=$(body "$1" "$2")
-	BODY_TS=$(printf '%s' "$b" | jq .timestamp)
-	sig=$(printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --sign --t "$BODY_TS")
-	ans=$(printf '%s' "$b" | env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" GATEWAY_INTERFACE=CGI/1.1 \
-		REQUEST_METHOD=POST CONTENT_TYPE=application/json CONTENT_LENGTH="${#b}" \
-		HTTP_X_MMOLOVE_SIGNATURE="$sig" HTTP_X_MMOLOVE_EVENT=heart.counted REMOTE_ADDR=127.0.0.1 "$BIN" 2>/dev/null)
-	CODE=$(printf '%s\n' "$ans" | sed -n 's/^Status: \([0-9]*\).*/\1/p' | head -n 1)
-	OUTCOME=$(tail -n 1 "$T/node/audit.log" 2>/dev/null | jq -r .outcome 2>/dev/null)
-}
 fivexx() { case $1 in 5??) echo 5xx ;; *) echo "$1" ;; esac; }
 deliver Alex h_c1
 same "CGI: paid -> 200" 200 "$CODE"
@@ -350,13 +240,12 @@ stop "$LAST_PID"
 mkconf queue
 deliver Eve h_q1
 same "queue: answered at once while the listener is down" 200 "$CODE"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain1" 2>&1
-check "queue: not paid, still queued" grep -q '1 still queued' "$T/drain1"
+drain 1
+same "queue: not paid, still queued" "1 still queued" "$(still_queued 1)"
 server cgi --token default=tok --port "$CP"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain2" 2>&1
-same "queue: listener up, --drain --now pays" "1 1 paid" \
-	"$(votes_for cgi Eve) $(sed -n 's/^drained: \([0-9]* paid\).*/\1/p' "$T/drain2")"
-env -i PATH="$CLEAN_PATH" MMOLOVE_CONFIG="$NC" "$BIN" --drain --now >"$T/drain3" 2>&1
+drain 2
+same "queue: listener up, --drain --now pays" "1 1 paid" "$(votes_for cgi Eve) $(drained_paid 2)"
+drain 3
 deliver Eve h_q1
 same "queue: a further drain and the redelivery send nothing" "200 1" "$CODE $(votes_for cgi Eve)"
 finish

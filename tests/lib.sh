@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shell helpers shared by tests/servers_test.sh, tests/suexec_test.sh and
-# bench/run.sh (bash).  Sourced, never run.
+# Shell helpers shared by tests/servers_test.sh, tests/suexec_test.sh,
+# tests/console_lib.sh and bench/run.sh (bash).  Sourced, never run.
 
 # Nothing of a web server's or of a configuration in our own environment:
 # the binary would take it for a CGI request, or for key overrides.

@@ -30,7 +30,8 @@ gSOAP engine they embed (its answers checked against Debian's libgsoap):
         [--port-file F] [--log F] [--connections F] [--script F]
         [--split N] [--gap S] [--delay S] [--chunked]
 
-Prints the port on stdout (and into --port-file).  --log records every
+Prints the port on stdout (and into --port-file); the common options are
+tests/testserver.py's.  --log records every
 command executed, one per line: the hex of its bytes, a tab, the command
 with control bytes as '?', a tab, and the <command> element as it came
 on the wire (still XML-escaped).  --connections gets a line per accepted
@@ -48,14 +49,12 @@ and no SOAP; `<garbage>` answers 200 with a body that is not SOAP.
 seconds apart; --delay S waits before answering; --chunked sends it with
 Transfer-Encoding: chunked.
 """
-import argparse
 import base64
-import os
 import re
-import socket
-import threading
 import time
 import xml.etree.ElementTree as ET
+
+import testserver
 
 ENV_NS = 'http://schemas.xmlsoap.org/soap/envelope/'
 SEC_ADMINISTRATOR = 3
@@ -89,16 +88,9 @@ def fault(ns, string, detail=None):
                     '</SOAP-ENV:Fault>' % (esc(string), d))
 
 
-def unescape(s):
-    return re.sub(r'\\(n|r|x[0-9a-fA-F]{2}|\\)',
-                  lambda m: {'n': '\n', 'r': '\r', '\\': '\\'}.get(
-                      m.group(1)) or chr(int(m.group(1)[1:], 16)), s)
-
-
 class Server:
     def __init__(self, args):
         self.args = args
-        self.lock = threading.Lock()
         self.accounts = {}
         for a in args.account:
             name, pw, level = a.rsplit(':', 2)
@@ -106,35 +98,13 @@ class Server:
         self.characters = (set(args.characters.split(','))
                            if args.characters else None)
 
-    def append(self, path, line):
-        if path:
-            with self.lock, open(path, 'ab') as f:
-                f.write(line + b'\n')
-
     def record(self, command, raw):
-        b = command.encode()
-        shown = bytes(c if 0x20 <= c < 0x7f else 0x3f for c in b)
-        self.append(self.args.log, b.hex().encode() + b'\t' + shown +
-                    b'\t' + raw)
-
-    def scripted(self, command):
-        if not self.args.script:
-            return None
-        try:
-            with open(self.args.script, encoding='utf-8') as f:
-                for line in f:
-                    line = line.rstrip('\n')
-                    if '\t' in line:
-                        pat, rep = line.split('\t', 1)
-                        if re.search(pat, command):
-                            return unescape(rep)
-        except FileNotFoundError:
-            pass
-        return None
+        testserver.append(self.args.log, testserver.shown(command.encode()) +
+                          b'\t' + raw)
 
     def execute(self, command):
         """(ok, output) of the command, or a special token."""
-        rep = self.scripted(command)
+        rep = testserver.scripted(self.args.script, command)
         if rep is not None:
             if rep.startswith('fault:'):
                 return False, rep[6:]
@@ -238,57 +208,34 @@ class Server:
         return headers, body[:n]
 
     def handle(self, conn):
-        try:
-            self.append(self.args.connections, b'connection')
-            headers, body = self.read_request(conn)
-            if headers is None:
-                return
-            status, text = self.answer(headers, body)
-            if text == '<drop>':
-                return
-            if text == '<500>':
-                self.send(conn, 500, '<html><body>500 Internal Server '
-                          'Error</body></html>', 'text/html')
-            elif text == '<garbage>':
-                self.send(conn, 200, 'this is not SOAP', 'text/plain')
-            else:
-                self.send(conn, status, text)
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            conn.close()
+        headers, body = self.read_request(conn)
+        if headers is None:
+            return
+        status, text = self.answer(headers, body)
+        if text == '<drop>':
+            return
+        if text == '<500>':
+            self.send(conn, 500, '<html><body>500 Internal Server '
+                      'Error</body></html>', 'text/html')
+        elif text == '<garbage>':
+            self.send(conn, 200, 'this is not SOAP', 'text/plain')
+        else:
+            self.send(conn, status, text)
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = testserver.options()
     ap.add_argument('--account', action='append', default=[],
                     help='NAME:PASSWORD:GMLEVEL (repeatable)')
     ap.add_argument('--namespace', default='urn:AC')
     ap.add_argument('--characters')
-    ap.add_argument('--port', type=int, default=0)
-    ap.add_argument('--port-file')
-    ap.add_argument('--log')
-    ap.add_argument('--connections')
     ap.add_argument('--script')
     ap.add_argument('--split', type=int, default=0)
     ap.add_argument('--gap', type=float, default=0.0)
     ap.add_argument('--delay', type=float, default=0.0)
     ap.add_argument('--chunked', action='store_true')
     args = ap.parse_args()
-    srv = Server(args)
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(('127.0.0.1', args.port))
-    ls.listen(16)
-    port = ls.getsockname()[1]
-    if args.port_file:
-        with open(args.port_file + '.tmp', 'w') as f:
-            f.write('%d\n' % port)
-        os.rename(args.port_file + '.tmp', args.port_file)
-    print(port, flush=True)
-    while True:
-        conn, _ = ls.accept()
-        threading.Thread(target=srv.handle, args=(conn,), daemon=True).start()
+    testserver.serve(args, Server(args).handle)
 
 
 if __name__ == '__main__':

@@ -30,20 +30,19 @@ used}.  --connections appends a line per connection taken.
 --close-at-once closes before the greeting; --drop-reply takes (and
 logs) the vote, then closes without a reply; --delay S waits S seconds
 before replying; --error answers every well-framed vote with that
-error, without looking at it.  Prints the port on stdout (and into --port-file).
+error, without looking at it.  Prints the port on stdout (and into
+--port-file); the common options are tests/testserver.py's.
 """
-import argparse
 import base64
 import binascii
 import hmac
 import json
-import os
 import secrets
-import socket
 import struct
-import threading
 import time
 import uuid
+
+import testserver
 
 MAGIC = 0x733A
 MAX_FRAME = 1024          # LengthFieldBasedFrameDecoder(1024, 2, 2, 0, 4)
@@ -82,16 +81,6 @@ def new_challenge():
             return out
 
 
-def read_exact(conn, n):
-    data = b''
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise EOFError
-        data += chunk
-    return data
-
-
 def java_length(s):
     """String.length(): UTF-16 code units."""
     return len(s.encode('utf-16-le')) // 2
@@ -110,13 +99,7 @@ def field(obj, name):
 class Listener:
     def __init__(self, args):
         self.args = args
-        self.lock = threading.Lock()
         self.tokens = dict(t.split('=', 1) for t in args.token)
-
-    def append(self, path, line):
-        if path:
-            with self.lock, open(path, 'a', encoding='utf-8') as f:
-                f.write(line + '\n')
 
     def decode(self, text, challenge):
         """VotifierProtocol2Decoder.decode: the vote, or VoteError."""
@@ -161,7 +144,8 @@ class Listener:
     def serve_v1(self, conn):
         conn.sendall(b'VOTIFIER 1.9\n')
         try:
-            read_exact(conn, 256)   # an RSA block this listener ignores
+            # an RSA block this listener ignores
+            testserver.read_exact(conn, 256)
         except EOFError:
             pass
 
@@ -169,17 +153,17 @@ class Listener:
         challenge = new_challenge()
         conn.sendall(('VOTIFIER %s %s\n' % (self.args.version, challenge))
                      .encode())
-        magic, = struct.unpack('>H', read_exact(conn, 2))
+        magic, = struct.unpack('>H', testserver.read_exact(conn, 2))
         if magic != MAGIC:
             return      # v2 only: NuVotifier closes without an answer
-        length, = struct.unpack('>H', read_exact(conn, 2))
+        length, = struct.unpack('>H', testserver.read_exact(conn, 2))
         if length + 4 > MAX_FRAME:
             self.reply(conn, {'status': 'error',
                               'cause': 'TooLongFrameException',
                               'error': 'Adjusted frame length exceeds %d: '
                               '%d - discarded' % (MAX_FRAME, length + 4)})
             return
-        text = read_exact(conn, length).decode('utf-8', 'replace')
+        text = testserver.read_exact(conn, length).decode('utf-8', 'replace')
         if self.args.error:
             cause, message = self.args.error.split(':', 1)
             self.reply(conn, {'status': 'error', 'cause': cause,
@@ -193,38 +177,28 @@ class Listener:
                 answer['error'] = e.message
             self.reply(conn, answer)
             return
-        self.append(self.args.log, json.dumps(
+        testserver.append(self.args.log, json.dumps(
             {'frame': text, 'vote': vote, 'token_for': key}))
         if self.args.drop_reply:
             return
         self.reply(conn, {'status': 'ok'})
 
     def handle(self, conn):
-        self.append(self.args.connections, str(time.time()))
-        try:
-            if self.args.close_at_once:
-                return
-            if self.args.greeting:
-                conn.sendall(self.args.greeting.encode() + b'\n')
-                conn.recv(4096)
-            elif self.args.v1:
-                self.serve_v1(conn)
-            else:
-                self.serve_v2(conn)
-        except (EOFError, ConnectionError, OSError):
-            pass
-        finally:
-            conn.close()
+        if self.args.close_at_once:
+            return
+        if self.args.greeting:
+            conn.sendall(self.args.greeting.encode() + b'\n')
+            conn.recv(4096)
+        elif self.args.v1:
+            self.serve_v1(conn)
+        else:
+            self.serve_v2(conn)
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = testserver.options()
     ap.add_argument('--token', action='append', default=[],
                     help='SERVICE=TOKEN; the service "default" for all')
-    ap.add_argument('--port', type=int, default=0)
-    ap.add_argument('--port-file')
-    ap.add_argument('--log')
-    ap.add_argument('--connections')
     ap.add_argument('--close-at-once', action='store_true')
     ap.add_argument('--drop-reply', action='store_true')
     ap.add_argument('--delay', type=float, default=0.0)
@@ -233,21 +207,7 @@ def main():
     ap.add_argument('--greeting')
     ap.add_argument('--error')
     args = ap.parse_args()
-    listener = Listener(args)
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(('127.0.0.1', args.port))
-    ls.listen(16)
-    port = ls.getsockname()[1]
-    if args.port_file:
-        with open(args.port_file + '.tmp', 'w') as f:
-            f.write('%d\n' % port)
-        os.rename(args.port_file + '.tmp', args.port_file)
-    print(port, flush=True)
-    while True:
-        conn, _ = ls.accept()
-        threading.Thread(target=listener.handle, args=(conn,),
-                         daemon=True).start()
+    testserver.serve(args, Listener(args).handle)
 
 
 if __name__ == '__main__':
