@@ -33,9 +33,10 @@ LIBS	 = -l:libfcgi.a -l:libcrypto.a
 endif
 
 SRCS	 = src/cli.c src/config.c src/digest.c src/event.c src/fastcgi.c \
-	   src/grant.c src/json.c src/ledger.c src/legacy.c src/log.c \
-	   src/owner.c src/pay.c src/queue.c src/request.c src/request_io.c src/response.c \
-	   src/reward.c src/secret.c src/signature.c src/sys.c src/text.c \
+	   src/front.c src/grant.c src/json.c src/ledger.c src/legacy.c \
+	   src/log.c src/message.c src/owner.c src/pay.c src/privsep.c \
+	   src/queue.c src/request.c src/request_io.c src/response.c \
+	   src/reward.c src/sandbox.c src/secret.c src/signature.c src/sys.c src/text.c \
 	   src/utc.c src/vote.c
 OBJS	 = $(SRCS:.c=.o)
 HDRS	 = $(wildcard src/*.h)

@@ -1,0 +1,67 @@
+/*
+ * privsep: a request served by two processes, the front and the back.
+ *
+ * Promises: the back (the process the web server started, or the
+ * FastCGI worker) keeps the secrets, the ledger, the log and the
+ * grants, and never reads a byte from the web server.  The front is its
+ * child: before it touches any outside byte it wipes its copy of the
+ * secrets, closes the log and the ledger, and enters the sandbox
+ * (sandbox.h), so a grant, started by the back, never inherits the
+ * filter.  The front reads the request (front.h), sends the message,
+ * writes the back's answer and tells the back whether the web server
+ * took it; the back writes the log line.  If the sandbox cannot be set
+ * up the front reads nothing but says so, and the back answers 500
+ * with a log line naming the sandbox.  If the front dies (a forbidden
+ * call kills it), the back logs one line (500) naming the sandbox and
+ * the signal, answers 500 itself where it can (CGI: it shares standard
+ * output), and no grant runs.
+ */
+#ifndef MMOLOVE_PRIVSEP_H
+#define MMOLOVE_PRIVSEP_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+
+#include "message.h"
+#include "request.h"
+
+struct front {
+	pid_t	 pid;
+	int	 fd;		/* our end of the socketpair */
+	bool	 stopping;	/* STOP was sent (FastCGI) */
+};
+
+/*
+ * Forks the front.  In the parent returns its pid; in the child returns
+ * 0, the secrets wiped, log and ledger closed, with f->fd its end.
+ * -1 with errno if it could not.
+ */
+pid_t	front_fork(struct server *srv, struct front *f);
+
+/*
+ * In the front: enters the sandbox; NULL, or why not (a static
+ * buffer: the front then reads nothing, see front_refuse).
+ */
+const char *front_confine(void);
+
+/*
+ * In the front, once the request is gathered: sends it, writes the
+ * back's answer to io, reports whether it was taken.  0, 1 if the back
+ * also asked this front to stop, or -1 if the back is gone.
+ */
+int	front_exchange(int fd, const struct request_msg *m, const char *body,
+	    const struct request_io *io);
+
+/*
+ * In the back: one request from the front, start to finish.  0; 1 if
+ * the front exited as asked (STOP), -1 if it died (logged, with a 500
+ * on fallback when given) and must be replaced.
+ */
+int	back_serve(struct server *srv, struct front *f,
+	    const struct request_io *fallback);
+
+/* The whole CGI request: fork, front, back. */
+void	privsep_cgi(struct server *srv);
+
+#endif
