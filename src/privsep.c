@@ -119,8 +119,9 @@ front_reap(struct front *f, char *why, size_t whylen)
 			    strerror(errno));
 			return -1;
 		}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
+	if (WIFEXITED(st) && (WEXITSTATUS(st) == 0 ||
+	    WEXITSTATUS(st) == FRONT_EXIT_LISTEN))
+		return WEXITSTATUS(st);
 	if (WIFSIGNALED(st))
 		(void)snprintf(why, whylen, "was killed by signal %d (%s)%s",
 		    WTERMSIG(st), strsignal(WTERMSIG(st)), WTERMSIG(st) ==
@@ -141,9 +142,12 @@ front_lost(struct server *srv, struct front *f,
 	struct answer_msg a;
 	char why[160];
 	pid_t pid = f->pid;
+	int rc = front_reap(f, why, sizeof(why));
 
-	if (front_reap(f, why, sizeof(why)) == 0 && f->stopping)
+	if ((rc == 0 && f->stopping) || rc == FRONT_EXIT_LISTEN)
 		return 1;
+	if (rc == 0)
+		(void)snprintf(why, sizeof(why), "exited unasked");
 	request_begin(&rq, srv);
 	memset(&m, 0, sizeof(m));
 	rq.msg = &m;
@@ -170,6 +174,7 @@ back_serve(struct server *srv, struct front *f,
 	    -1))
 		return front_lost(srv, f, fallback);
 	srv->body[m.body_len <= srv->cfg.max_body ? m.body_len : 0] = '\0';
+	f->deaths = 0;
 	request_decide(&rq, &m);
 	request_answer(&rq, &a);
 	if (wire_write(f->fd, &a, sizeof(a)) == -1 ||
@@ -204,6 +209,7 @@ privsep_cgi(struct server *srv)
 	struct answer_msg a;
 
 	request_io_cgi(&io);
+	memset(&f, 0, sizeof(f));
 	switch (front_fork(srv, &f)) {
 	case -1:
 		request_begin(&rq, srv);

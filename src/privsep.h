@@ -30,7 +30,11 @@ struct front {
 	pid_t	 pid;
 	int	 fd;		/* our end of the socketpair */
 	bool	 stopping;	/* STOP was sent (FastCGI) */
+	int	 deaths;	/* in a row, with no request served */
 };
+
+/* A front's exit status when the listening socket failed. */
+#define FRONT_EXIT_LISTEN	2
 
 /*
  * Forks the front.  In the parent returns its pid; in the child returns
