@@ -173,7 +173,7 @@ deps:
 
 # Suites; each prints its own tally, tests/run.sh adds them up.
 test: deps
-	@$(MAKE) -s mmolove.cgi build/asan/mmolove.cgi
+	@$(MAKE) -s mmolove.cgi build/asan/mmolove.cgi build/test/mmolove.cgi
 	@sh tests/run.sh \
 	    'unit:$(MAKE) -s unit' \
 	    'unit-sanitized:$(MAKE) -s unit-sanitize' \
@@ -181,6 +181,7 @@ test: deps
 	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi --rounds 5' \
 	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
+	    'sandbox:python3 tests/sandbox_test.py --binary build/test/mmolove.cgi' \
 	    'ledger:python3 tests/ledger_test.py --binary ./mmolove.cgi' \
 	    'queue:python3 tests/queue_test.py --binary ./mmolove.cgi' \
 	    'grant-sqlite:bash tests/grant_sqlite_test.sh' \

@@ -38,7 +38,7 @@ OUTCOMES = {"paid", "duplicate", "test", "ignored", "refused", "grant_failed",
             "grant_timeout", "unauthorized", "bad_request", "too_large",
             "length_required", "method_not_allowed", "config_error", "busy",
             "queued", "unknown", "grant_killed", "unrecorded",
-            "ledger_corrupt", "ledger_error"}
+            "ledger_corrupt", "ledger_error", "sandbox_error"}
 
 
 def sign_openssl(secret, t, body):

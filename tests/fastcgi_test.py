@@ -1366,6 +1366,31 @@ def one_worker_request_waits_one_grant(ctx):
         ("drain", "paid", second)], "log order")
 
 
+@test
+def silent_connection_is_bounded(ctx):
+    """Issue 13 item 4: a connection that sends nothing, and one that
+    sends half a record header, hold the one worker at most the front's
+    bound (10 s) each; a real request behind them is answered."""
+    e = ctx.env()
+    w = Worker(e)
+    bound = 10.0
+    silent = w.connect()
+    half = w.connect()
+    try:
+        half.sendall(fcgi_record(FCGI_BEGIN_REQUEST, 1,
+                                 struct.pack(">HB5x", FCGI_RESPONDER, 0))[:4])
+        t0 = time.monotonic()
+        b = e.heart_test_body()
+        r = w.request(e.params(b), b, bound=2 * bound + 5)
+        took = time.monotonic() - t0
+    finally:
+        silent.close()
+        half.close()
+    e.expect(r, 200, "test", ran=0)
+    check(took < 2 * bound + 5, "answered after %.1f s" % took)
+    ctx.note("answered %.1f s after two stalled connections" % took)
+
+
 # ------------------------------------------------------------------- driver
 
 def options(ap):
