@@ -21,7 +21,7 @@ refuse(struct request_msg *m, enum msg_body verdict, const char *fmt, ...)
 {
 	va_list ap;
 
-	m->body = verdict;
+	m->body = (int32_t)verdict;
 	m->body_len = 0;
 	va_start(ap, fmt);
 	(void)vsnprintf(m->why, sizeof(m->why), fmt, ap);
@@ -89,7 +89,7 @@ gather_signature(const struct request_io *io, struct request_msg *m)
 {
 	struct signature_header sig;
 
-	m->sig = signature_parse(param(io, "HTTP_X_MMOLOVE_SIGNATURE"), &sig,
+	m->sig = (int32_t)signature_parse(param(io, "HTTP_X_MMOLOVE_SIGNATURE"), &sig,
 	    m->why, sizeof(m->why));
 	if (m->sig != SIGNATURE_OK)
 		return;
@@ -102,7 +102,7 @@ gather_legacy(const struct request_io *io, struct request_msg *m)
 {
 	struct legacy_query q;
 
-	m->legacy = legacy_parse(param(io, "QUERY_STRING"), &q, m->why,
+	m->legacy = (int32_t)legacy_parse(param(io, "QUERY_STRING"), &q, m->why,
 	    sizeof(m->why));
 	if (m->legacy != LEGACY_OK)
 		return;
