@@ -96,6 +96,18 @@ build/asan/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
 
+# The test build of tests/sandbox_test.py: the product with its
+# compile-time test hooks (a request may make the front call execve or
+# socket; MMOLOVE_TEST_SANDBOX=refuse makes the kernel refuse the
+# filter).  Never installed; the normal build has no such path.
+TEST_OBJS = $(patsubst %.o,build/test/%.o,$(OBJS))
+build/test/mmolove.cgi: build/test/mmolove.cgi.o $(TEST_OBJS)
+	$(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ build/test/mmolove.cgi.o \
+	    $(TEST_OBJS) $(LIBS)
+build/test/%.o: %.c $(HDRS) build/settings
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DMMOLOVE_TEST_HOOKS -c -o $@ $<
+
 # A self-contained binary to upload where there is no compiler (shared
 # hosting): the default build already is one.
 # No program interpreter (ld.so) means static; readelf comes with gcc.
