@@ -193,7 +193,27 @@ front_alarm(void)
 	return sigaction(SIGALRM, &sa, NULL);
 }
 
-/* The front waits for a connection; false if the back said stop. */
+/*
+ * The front waits for the back's GO (answering PAUSE with PAUSED); false
+ * on STOP, or if the back is gone.
+ */
+static bool
+front_await_go(int backfd)
+{
+	struct answer_msg a;
+
+	for (;;) {
+		if (wire_read(backfd, &a, sizeof(a)) == -1 ||
+		    a.kind == ANSWER_STOP)
+			return false;
+		if (a.kind == ANSWER_GO)
+			return true;
+		if (a.kind == ANSWER_PAUSE && front_paused(backfd) == -1)
+			return false;
+	}
+}
+
+/* After a GO: true once a connection waits, false if the back spoke. */
 static bool
 front_wait(int backfd)
 {
@@ -209,7 +229,11 @@ front_wait(int backfd)
 	return pfd[1].revents == 0;
 }
 
-/* One request, if one is there: 0, 1 when asked to stop, -1 to exit. */
+/*
+ * One connection, if one is still there: -3 none (another worker took
+ * it), -2 the listening socket failed, -1 the back is gone, else what
+ * the back asked meanwhile (front_exchange).
+ */
 static int
 front_one(struct server *srv, FCGX_Request *req, int backfd,
     const char *unconfined)
@@ -219,10 +243,10 @@ front_one(struct server *srv, FCGX_Request *req, int backfd,
 	int rc;
 
 	if (bound(FRONT_BOUND_S) == -1)
-		return -1;
+		return -2;
 	if ((rc = FCGX_Accept_r(req)) < 0) {
 		(void)bound(0);
-		return rc == -EAGAIN || rc == -EWOULDBLOCK ? 0 : -2;
+		return rc == -EAGAIN || rc == -EWOULDBLOCK ? -3 : -2;
 	}
 	if (unconfined == NULL)
 		front_gather(&srv->cfg, &io, &m, srv->body);
@@ -236,9 +260,45 @@ front_one(struct server *srv, FCGX_Request *req, int backfd,
 }
 
 /*
- * The front's life: libfcgi set up, then the sandbox, then requests
- * until the back asks it to stop or goes away.  Exit status 2: the
- * listening socket failed, and the worker ends too.
+ * The back spoke while the front waited for a connection: PAUSE (say
+ * PAUSED, then wait for the next GO: 0) or STOP (1).
+ */
+static int
+front_await_go_again(int backfd)
+{
+	struct answer_msg a;
+
+	if (wire_read(backfd, &a, sizeof(a)) == -1 || a.kind != ANSWER_PAUSE)
+		return 1;
+	return front_paused(backfd) == -1;
+}
+
+/*
+ * After a GO, until one request is done: 0 to wait for the next GO,
+ * else the exit status (FRONT_EXIT_LISTEN: the worker ends too).
+ */
+static int
+front_turn(struct server *srv, FCGX_Request *req, int backfd,
+    const char *unconfined)
+{
+	int rc;
+
+	do {
+		if (!front_wait(backfd))
+			return front_await_go_again(backfd);
+	} while ((rc = front_one(srv, req, backfd, unconfined)) == -3);
+	if (rc == -2)
+		return FRONT_EXIT_LISTEN;
+	if (rc == -1 || (rc & FRONT_STOP))
+		return 1;
+	if ((rc & FRONT_PAUSE) && front_paused(backfd) == -1)
+		return 1;
+	return 0;
+}
+
+/*
+ * The front's life: libfcgi set up, then the sandbox, then a request at
+ * each GO until the back says STOP or goes away.
  */
 static void
 front_main(struct server *srv, int backfd)
@@ -251,9 +311,9 @@ front_main(struct server *srv, int backfd)
 	    FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0)
 		_exit(FRONT_EXIT_LISTEN);
 	unconfined = front_confine();
-	while (rc == 0 && front_wait(backfd))
-		rc = front_one(srv, &req, backfd, unconfined);
-	_exit(rc == -2 ? FRONT_EXIT_LISTEN : 0);
+	while (rc == 0 && front_await_go(backfd))
+		rc = front_turn(srv, &req, backfd, unconfined);
+	_exit(rc == FRONT_EXIT_LISTEN ? FRONT_EXIT_LISTEN : 0);
 }
 
 /* A new front; false if none could be started (the worker ends). */
@@ -273,17 +333,66 @@ front_start(struct server *srv, struct front *f, int termfd)
 	return true;
 }
 
+static bool front_again(struct server *, struct front *, int, int);
+
 /* SIGTERM: the front finishes the request in hand, then exits. */
 static void
 front_stop(struct front *f)
 {
-	struct answer_msg a;
-
-	memset(&a, 0, sizeof(a));
-	a.kind = ANSWER_STOP;
-	if (!f->stopping && wire_write(f->fd, &a, sizeof(a)) == -1)
+	if (!f->stopping && back_tell(f, ANSWER_STOP) == -1)
 		(void)kill(f->pid, SIGKILL);
 	f->stopping = true;
+}
+
+/*
+ * An idle moment: the front is paused first (a request it took before
+ * the PAUSE is served), so no connection waits on this worker while it
+ * pays a queued vote.  The back's status (back_serve) if the front
+ * went away meanwhile, else 0.
+ */
+static int
+back_idle(struct server *srv, struct front *f, struct queue_idle *qi,
+    long long *idle_at)
+{
+	int rc;
+
+	if (back_tell(f, ANSWER_PAUSE) == -1)
+		return back_serve(srv, f, NULL);
+	while ((rc = back_serve(srv, f, NULL)) == 0)
+		;
+	if (rc != 2)
+		return rc;
+	*idle_at = idle(srv, qi);
+	f->go = false;
+	return 0;
+}
+
+/* One wake of the back; nonzero: the worker ends. */
+static int
+back_turn(struct server *srv, struct front *f, struct queue_idle *qi,
+    long long *idle_at, int termfd)
+{
+	enum wake w;
+	int rc = 0;
+
+	if (!f->go && !f->stopping && back_tell(f, ANSWER_GO) == 0)
+		f->go = true;
+	w = next_wake(f->fd, termfd, until(*idle_at));
+	if (w == WAKE_STOP && f->stopping)
+		return 1;
+	if (w == WAKE_STOP)
+		front_stop(f);
+	else if (w == WAKE_IDLE && !f->stopping)
+		rc = back_idle(srv, f, qi, idle_at);
+	else if (w == WAKE_IDLE)
+		*idle_at = monotonic_ms() + IDLE_MS;
+	else if ((rc = back_serve(srv, f, NULL)) == 0)
+		f->go = false;
+	if (rc != 0 && rc != 2 && !front_again(srv, f, termfd, rc))
+		return 1;
+	if (term_pending(termfd))
+		front_stop(f);
+	return 0;
 }
 
 /*
@@ -308,8 +417,7 @@ fastcgi_serve(void)
 	struct queue_idle qi;
 	struct front f;
 	long long idle_at;
-	enum wake w;
-	int termfd, rc;
+	int termfd;
 
 	if ((termfd = term_fd()) == -1)
 		return 1;
@@ -330,18 +438,8 @@ fastcgi_serve(void)
 		(void)close(termfd);
 		return 1;
 	}
-	while ((w = next_wake(f.fd, termfd, until(idle_at))) != WAKE_STOP ||
-	    !f.stopping) {
-		if (w == WAKE_STOP)
-			front_stop(&f);
-		else if (w == WAKE_IDLE)
-			idle_at = idle(&srv, &qi);
-		else if ((rc = back_serve(&srv, &f, NULL)) != 0 &&
-		    !front_again(&srv, &f, termfd, rc))
-			break;
-		if (term_pending(termfd))
-			front_stop(&f);
-	}
+	while (back_turn(&srv, &f, &qi, &idle_at, termfd) == 0)
+		;
 	server_free(&srv);
 	(void)close(termfd);
 	return 0;

@@ -129,6 +129,7 @@ front_gather(const struct config *cfg, const struct request_io *io,
     struct request_msg *m, char *body)
 {
 	memset(m, 0, sizeof(*m));
+	m->kind = MSG_REQUEST;
 	m->body = MSG_BODY_NO_LENGTH;
 	m->sig = SIGNATURE_MISSING;
 	m->legacy = LEGACY_BAD_QUERY;
@@ -150,6 +151,7 @@ front_refuse(const struct request_io *io, struct request_msg *m,
     const char *why, char *scratch, size_t len)
 {
 	memset(m, 0, sizeof(*m));
+	m->kind = MSG_REQUEST;
 	m->sig = SIGNATURE_MISSING;
 	m->legacy = LEGACY_BAD_QUERY;
 	m->body = MSG_BODY_NO_LENGTH;

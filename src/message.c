@@ -17,7 +17,8 @@ message_copy(char *dst, size_t len, const char *src)
 static int
 codes_ok(const struct request_msg *m)
 {
-	return (m->sandbox_failed == 0 || m->sandbox_failed == 1) &&
+	return m->kind == MSG_REQUEST &&
+	    (m->sandbox_failed == 0 || m->sandbox_failed == 1) &&
 	    (m->has_method == 0 || m->has_method == 1) &&
 	    (m->has_remote == 0 || m->has_remote == 1) &&
 	    m->body >= 0 && m->body < MSG_BODY_COUNT &&

@@ -38,7 +38,11 @@ enum msg_body {
 	MSG_BODY_COUNT
 };
 
+/* What a front sends: a request, or that it paused as asked (FastCGI). */
+enum msg_kind { MSG_REQUEST = 1, MSG_PAUSED = 2 };
+
 struct request_msg {
+	int32_t		 kind;		/* enum msg_kind */
 	int32_t		 sandbox_failed; /* 1: why says why; nothing else */
 	int32_t		 has_method;
 	char		 method[MSG_METHOD_MAX];
@@ -59,8 +63,16 @@ struct request_msg {
 	/* Room here for claimed, unverified fields meant only for the log. */
 };
 
-/* The back's answer; kind STOP asks an idle FastCGI front to exit. */
-enum answer_kind { ANSWER_RESPONSE = 1, ANSWER_STOP = 2 };
+/*
+ * What the back sends: the answer to the request, or, to a FastCGI
+ * front, GO (take one connection), PAUSE (take none until the next GO:
+ * the back is busy with the queue; answered MSG_PAUSED once any request
+ * in hand is done) or STOP (exit once any request in hand is done).
+ * A front that takes connections only after a GO leaves them, while its
+ * back is busy, to the other workers on the socket.
+ */
+enum answer_kind { ANSWER_RESPONSE = 1, ANSWER_STOP, ANSWER_GO,
+	ANSWER_PAUSE };
 
 struct answer_msg {
 	int32_t		 kind;

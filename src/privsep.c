@@ -71,16 +71,20 @@ test_forbidden_call(const struct request_io *io)
 #endif
 }
 
-/* The back's answer, after any STOP frames (noted in *stop). */
+/* The back's answer, after any STOP or PAUSE (noted in *asked). */
 static int
-read_answer(int fd, struct answer_msg *a, int *stop)
+read_answer(int fd, struct answer_msg *a, int *asked)
 {
-	do {
+	for (;;) {
 		if (wire_read(fd, a, sizeof(*a)) == -1)
 			return -1;
 		if (a->kind == ANSWER_STOP)
-			*stop = 1;
-	} while (a->kind == ANSWER_STOP);
+			*asked |= FRONT_STOP;
+		else if (a->kind == ANSWER_PAUSE)
+			*asked |= FRONT_PAUSE;
+		else
+			break;
+	}
 	a->allow[sizeof(a->allow) - 1] = '\0';
 	a->body[sizeof(a->body) - 1] = '\0';
 	return a->kind == ANSWER_RESPONSE ? 0 : -1;
@@ -92,17 +96,37 @@ front_exchange(int fd, const struct request_msg *m, const char *body,
 {
 	struct answer_msg a;
 	unsigned char taken;
-	int stop = 0;
+	int asked = 0;
 
 	test_forbidden_call(io);
 	if (wire_write(fd, m, sizeof(*m)) == -1 ||
 	    wire_write(fd, body, m->body_len) == -1 ||
-	    read_answer(fd, &a, &stop) == -1)
+	    read_answer(fd, &a, &asked) == -1)
 		return -1;
 	taken = request_respond(io, &a) == 0;
 	if (wire_write(fd, &taken, 1) == -1)
 		return -1;
-	return stop;
+	return asked;
+}
+
+int
+front_paused(int fd)
+{
+	struct request_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = MSG_PAUSED;
+	return wire_write(fd, &m, sizeof(m));
+}
+
+int
+back_tell(struct front *f, enum answer_kind kind)
+{
+	struct answer_msg a;
+
+	memset(&a, 0, sizeof(a));
+	a.kind = (int32_t)kind;
+	return wire_write(f->fd, &a, sizeof(a));
 }
 
 /* How the front ended, for the log line naming the sandbox. */
@@ -173,6 +197,8 @@ back_serve(struct server *srv, struct front *f,
 	    srv->cfg.max_body && wire_read(f->fd, srv->body, m.body_len) ==
 	    -1))
 		return front_lost(srv, f, fallback);
+	if (m.kind == MSG_PAUSED)
+		return 2;
 	srv->body[m.body_len <= srv->cfg.max_body ? m.body_len : 0] = '\0';
 	f->deaths = 0;
 	request_decide(&rq, &m);

@@ -30,6 +30,7 @@ struct front {
 	pid_t	 pid;
 	int	 fd;		/* our end of the socketpair */
 	bool	 stopping;	/* STOP was sent (FastCGI) */
+	bool	 go;		/* GO was sent, no request since */
 	int	 deaths;	/* in a row, with no request served */
 };
 
@@ -49,18 +50,29 @@ pid_t	front_fork(struct server *srv, struct front *f);
  */
 const char *front_confine(void);
 
+/* What the back asked of a FastCGI front meanwhile (answer_kind). */
+#define FRONT_STOP	1
+#define FRONT_PAUSE	2
+
 /*
  * In the front, once the request is gathered: sends it, writes the
- * back's answer to io, reports whether it was taken.  0, 1 if the back
- * also asked this front to stop, or -1 if the back is gone.
+ * back's answer to io, reports whether it was taken.  -1 if the back
+ * is gone, else the FRONT_ bits of what the back asked meanwhile.
  */
 int	front_exchange(int fd, const struct request_msg *m, const char *body,
 	    const struct request_io *io);
 
+/* In a FastCGI front: tells the back it paused (MSG_PAUSED). */
+int	front_paused(int fd);
+
+/* In the back: GO, PAUSE or STOP to the front; 0 or -1. */
+int	back_tell(struct front *f, enum answer_kind kind);
+
 /*
- * In the back: one request from the front, start to finish.  0; 1 if
- * the front exited as asked (STOP), -1 if it died (logged, with a 500
- * on fallback when given) and must be replaced.
+ * In the back: one request from the front, start to finish.  0; 2 if
+ * the front said it paused; 1 if it exited as asked (STOP), -1 if it
+ * died (logged, with a 500 on fallback when given) and must be
+ * replaced.
  */
 int	back_serve(struct server *srv, struct front *f,
 	    const struct request_io *fallback);
