@@ -274,9 +274,12 @@ front_await_go_again(int backfd)
 }
 
 /*
- * After a GO, until one request is done: 0 to wait for the next GO,
- * else the exit status (FRONT_EXIT_LISTEN: the worker ends too).
+ * After a GO, until one request is done: 0 (the answer was the next
+ * GO), FRONT_PAUSED (wait for a GO), else the front's exit status
+ * (FRONT_EXIT_LISTEN: the worker ends too).
  */
+#define FRONT_PAUSED	3
+
 static int
 front_turn(struct server *srv, FCGX_Request *req, int backfd,
     const char *unconfined)
@@ -285,20 +288,22 @@ front_turn(struct server *srv, FCGX_Request *req, int backfd,
 
 	do {
 		if (!front_wait(backfd))
-			return front_await_go_again(backfd);
+			return front_await_go_again(backfd) == 0 ?
+			    FRONT_PAUSED : 1;
 	} while ((rc = front_one(srv, req, backfd, unconfined)) == -3);
 	if (rc == -2)
 		return FRONT_EXIT_LISTEN;
 	if (rc == -1 || (rc & FRONT_STOP))
 		return 1;
-	if ((rc & FRONT_PAUSE) && front_paused(backfd) == -1)
-		return 1;
+	if (rc & FRONT_PAUSE)
+		return front_paused(backfd) == -1 ? 1 : FRONT_PAUSED;
 	return 0;
 }
 
 /*
  * The front's life: libfcgi set up, then the sandbox, then a request at
- * each GO until the back says STOP or goes away.
+ * each GO (an answer is the next GO) until the back says STOP or goes
+ * away.
  */
 static void
 front_main(struct server *srv, int backfd)
@@ -311,8 +316,11 @@ front_main(struct server *srv, int backfd)
 	    FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0)
 		_exit(FRONT_EXIT_LISTEN);
 	unconfined = front_confine();
-	while (rc == 0 && front_await_go(backfd))
-		rc = front_turn(srv, &req, backfd, unconfined);
+	if (!front_await_go(backfd))
+		_exit(0);
+	while ((rc = front_turn(srv, &req, backfd, unconfined)) == 0 ||
+	    (rc == FRONT_PAUSED && front_await_go(backfd)))
+		;
 	_exit(rc == FRONT_EXIT_LISTEN ? FRONT_EXIT_LISTEN : 0);
 }
 
@@ -386,8 +394,8 @@ back_turn(struct server *srv, struct front *f, struct queue_idle *qi,
 		rc = back_idle(srv, f, qi, idle_at);
 	else if (w == WAKE_IDLE)
 		*idle_at = monotonic_ms() + IDLE_MS;
-	else if ((rc = back_serve(srv, f, NULL)) == 0)
-		f->go = false;
+	else
+		rc = back_serve(srv, f, NULL);
 	if (rc != 0 && rc != 2 && !front_again(srv, f, termfd, rc))
 		return 1;
 	if (term_pending(termfd))

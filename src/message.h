@@ -67,7 +67,7 @@ struct request_msg {
  * What the back sends: the answer to the request, or, to a FastCGI
  * front, GO (take one connection), PAUSE (take none until the next GO:
  * the back is busy with the queue; answered MSG_PAUSED once any request
- * in hand is done) or STOP (exit once any request in hand is done).
+ * in hand is done; an answer is the next GO) or STOP (exit once any request in hand is done).
  * A front that takes connections only after a GO leaves them, while its
  * back is busy, to the other workers on the socket.
  */

@@ -30,7 +30,7 @@ struct front {
 	pid_t	 pid;
 	int	 fd;		/* our end of the socketpair */
 	bool	 stopping;	/* STOP was sent (FastCGI) */
-	bool	 go;		/* GO was sent, no request since */
+	bool	 go;		/* the front may take a connection */
 	int	 deaths;	/* in a row, with no request served */
 };
 
