@@ -183,30 +183,43 @@ front_lost(struct server *srv, struct front *f,
 	return -1;
 }
 
+/*
+ * The answer, to the front, or (CGI: out) written here: the back shares
+ * the web server's standard output, and the answer's bytes are its own.
+ */
+static int
+back_answer(struct front *f, const struct answer_msg *a,
+    const struct request_io *out)
+{
+	unsigned char taken = 0;
+
+	if (out != NULL)
+		return request_respond(out, a) == 0;
+	if (wire_write(f->fd, a, sizeof(*a)) == -1 ||
+	    wire_read(f->fd, &taken, 1) == -1)
+		return 0;
+	return taken == 1;
+}
+
 int
-back_serve(struct server *srv, struct front *f,
-    const struct request_io *fallback)
+back_serve(struct server *srv, struct front *f, const struct request_io *out)
 {
 	struct request rq;
 	struct request_msg m;
 	struct answer_msg a;
-	unsigned char taken = 0;
 
 	request_begin(&rq, srv);
 	if (wire_read(f->fd, &m, sizeof(m)) == -1 || (m.body_len <=
 	    srv->cfg.max_body && wire_read(f->fd, srv->body, m.body_len) ==
 	    -1))
-		return front_lost(srv, f, fallback);
+		return front_lost(srv, f, out);
 	if (m.kind == MSG_PAUSED)
 		return 2;
 	srv->body[m.body_len <= srv->cfg.max_body ? m.body_len : 0] = '\0';
 	f->deaths = 0;
 	request_decide(&rq, &m);
 	request_answer(&rq, &a);
-	if (wire_write(f->fd, &a, sizeof(a)) == -1 ||
-	    wire_read(f->fd, &taken, 1) == -1)
-		taken = 0;
-	request_end(&rq, taken == 1);
+	request_end(&rq, back_answer(f, &a, out));
 	return 0;
 }
 
@@ -223,7 +236,9 @@ front_cgi(struct server *srv, int fd)
 		front_gather(&srv->cfg, &io, &m, srv->body);
 	else
 		front_refuse(&io, &m, why, srv->body, sizeof(srv->body));
-	_exit(front_exchange(fd, &m, srv->body, &io) == -1);
+	test_forbidden_call(&io);
+	_exit(wire_write(fd, &m, sizeof(m)) == -1 ||
+	    wire_write(fd, srv->body, m.body_len) == -1);
 }
 
 void
@@ -249,7 +264,7 @@ privsep_cgi(struct server *srv)
 		front_cgi(srv, f.fd);
 		break;
 	default:
-		if (back_serve(srv, &f, &io) == 0)
-			(void)front_reap(&f, (char[8]){ 0 }, 8);
+		/* The front exits once it has sent: no need to wait for it. */
+		(void)back_serve(srv, &f, &io);
 	}
 }

@@ -13,8 +13,10 @@
  * up the front reads nothing but says so, and the back answers 500
  * with a log line naming the sandbox.  If the front dies (a forbidden
  * call kills it), the back logs one line (500) naming the sandbox and
- * the signal, answers 500 itself where it can (CGI: it shares standard
- * output), and no grant runs.
+ * the signal, answers 500 itself where it can, and no grant runs.  A
+ * CGI front sends its message and exits: the back, which shares the
+ * web server's standard output, writes the answer itself (its bytes are
+ * the back's own), saving a round trip and a wait.
  */
 #ifndef MMOLOVE_PRIVSEP_H
 #define MMOLOVE_PRIVSEP_H
@@ -69,13 +71,13 @@ int	front_paused(int fd);
 int	back_tell(struct front *f, enum answer_kind kind);
 
 /*
- * In the back: one request from the front, start to finish.  0; 2 if
+ * In the back: one request from the front, start to finish, the
+ * answer written to out (CGI) or sent to the front (out NULL).  0; 2 if
  * the front said it paused; 1 if it exited as asked (STOP), -1 if it
- * died (logged, with a 500 on fallback when given) and must be
- * replaced.
+ * died (logged, with a 500 on out when given) and must be replaced.
  */
 int	back_serve(struct server *srv, struct front *f,
-	    const struct request_io *fallback);
+	    const struct request_io *out);
 
 /* The whole CGI request: fork, front, back. */
 void	privsep_cgi(struct server *srv);
