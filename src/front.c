@@ -93,6 +93,12 @@ gather_signature(const struct request_io *io, struct request_msg *m)
 	    m->why, sizeof(m->why));
 	if (m->sig != SIGNATURE_OK)
 		return;
+	if (sig.v1_count > MSG_V1_MAX) {
+		m->sig = SIGNATURE_GARBLED;
+		(void)snprintf(m->why, sizeof(m->why), "more than %d "
+		    "well-formed v1", MSG_V1_MAX);
+		return;
+	}
 	memcpy(m->t_text, sig.t_text, sizeof(m->t_text));
 	m->v1_count = (uint32_t)signature_v1s(&sig, m->v1, MSG_V1_MAX);
 }

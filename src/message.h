@@ -26,7 +26,12 @@
 #define MSG_METHOD_MAX	32	/* longer methods are cut: never "POST" */
 #define MSG_REMOTE_MAX	64	/* an IPv6 address with scope fits */
 #define MSG_WHY_MAX	200
-#define MSG_V1_MAX	SIGNATURE_V1_MAX
+/*
+ * Well-formed v1 values carried: every one in a header of up to 8 KiB
+ * (the usual web-server bound); a header with more is refused as
+ * garbled, never cut short.
+ */
+#define MSG_V1_MAX	128
 
 /* What the front made of the body (POST only). */
 enum msg_body {

@@ -51,7 +51,7 @@ front_confine(void)
 }
 
 /*
- * The test build's hook (tests/sandbox_test.sh): a request asks the
+ * The test build's hook (tests/sandbox_test.py): a request asks the
  * front to make a call the filter forbids.  Absent from the normal
  * build.
  */

@@ -82,7 +82,7 @@ build(struct sock_filter *prog)
 #endif
 
 /*
- * The test build's hook (tests/sandbox_test.sh): a filter of length 0,
+ * The test build's hook (tests/sandbox_test.py): a filter of length 0,
  * which every kernel refuses with EINVAL, stands for a kernel that
  * refuses ours.  The normal build has no such path.
  */

@@ -197,11 +197,25 @@ enum signature_result
 signature_check(const struct signature_header *sig,
     const struct secret_set *secrets, const void *body, size_t len)
 {
-	unsigned char v1[SIGNATURE_V1_MAX][DIGEST_LEN];
-	size_t n = signature_v1s(sig, v1, SIGNATURE_V1_MAX);
+	unsigned char macs[SECRET_MAX][DIGEST_LEN], v1[DIGEST_LEN];
+	struct pair pair;
+	const char *p = sig->text;
+	size_t i;
+	int match = 0;
 
-	return signature_check_v1(sig->t_text,
-	    (const unsigned char (*)[DIGEST_LEN])v1, n, secrets, body, len);
+	for (i = 0; i < secrets->count; i++)
+		signature_mac(&secrets->keys[i], sig->t_text, body, len,
+		    macs[i]);
+	/* However many v1 there are, each is compared (see above). */
+	while (next_pair(&p, &pair) == 1) {
+		if (!is_key(&pair, "v1") || hex_decode_lower(pair.value,
+		    pair.vlen, v1, DIGEST_LEN) == -1)
+			continue;
+		for (i = 0; i < secrets->count; i++)
+			match |= digest_equal(macs[i], v1);
+	}
+	wipe(macs, sizeof(macs));
+	return match ? SIGNATURE_OK : SIGNATURE_MISMATCH;
 }
 
 long long

@@ -7,7 +7,7 @@
  * lower-case hex digits is ignored too, as Stripe's verifiers do with the
  * same header shape: it cannot be anyone's MAC, and refusing the whole
  * header for it would refuse the good `v1` beside it.  At least one
- * well-formed `v1` is needed; the first SIGNATURE_V1_MAX are compared.  v1 = HMAC-SHA256(secret, t "." body) over
+ * well-formed `v1` is needed.  v1 = HMAC-SHA256(secret, t "." body) over
  * the exact body bytes, every secret against every well-formed v1,
  * compared in constant time.  Freshness is a
  * separate question (signature_age) so --verify can report it without
@@ -23,8 +23,6 @@
 #include "secret.h"
 
 #define UNIX_TIME_DIGITS_MAX	11	/* year 2286: far from overflow */
-/* Well-formed v1 values compared; MMOLove sends one, two in rotation. */
-#define SIGNATURE_V1_MAX	16
 
 struct signature_header {
 	const char	*text;		/* the header; v1 values are read here */
