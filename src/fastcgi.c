@@ -213,7 +213,12 @@ front_await_go(int backfd)
 	}
 }
 
-/* After a GO: true once a connection waits, false if the back spoke. */
+/*
+ * After a GO: true once a connection waits, false if the back spoke
+ * and none does.  A waiting connection comes first: the back's PAUSE
+ * may follow its GO at once (a backlog drains at full speed), and the
+ * connection must not wait behind the next queued grant.
+ */
 static bool
 front_wait(int backfd)
 {
@@ -226,7 +231,7 @@ front_wait(int backfd)
 	while (poll(pfd, 2, -1) == -1)
 		if (errno != EINTR)
 			return false;
-	return pfd[1].revents == 0;
+	return (pfd[0].revents & POLLIN) || pfd[1].revents == 0;
 }
 
 /*
