@@ -16,17 +16,16 @@
 
 #include "src/cli.h"
 #include "src/fastcgi.h"
+#include "src/privsep.h"
 #include "src/request.h"
 
 static int
 serve_cgi(void)
 {
 	static struct server srv;
-	struct request_io io;
 
 	server_init(&srv);
-	request_io_cgi(&io);
-	request_handle(&srv, &io);
+	privsep_cgi(&srv);
 	server_free(&srv);
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "front.h"
 #include "legacy.h"
 #include "log.h"
 #include "pay.h"
@@ -14,20 +16,6 @@
 #include "response.h"
 #include "reward.h"
 #include "signature.h"
-
-struct request {
-	struct server		*srv;
-	const struct request_io	*io;
-	bool			 body_read;
-	long long		 started_ms;
-	int			 status;
-	const char		*allow;
-	const char		*answer;
-	struct log_entry	 log;
-	struct vote		 vote;
-	struct payer		 payer;		/* the log points into it */
-	struct event_claims	 claims;	/* a 401's body, unverified */
-};
 
 /* Sets the answer; the reason, if any, was already put in the log. */
 static void
@@ -53,106 +41,78 @@ fail_config(struct request *rq, const char *why)
 	fail(rq, 500, "config_error", "server error", why);
 }
 
-/* Reads exactly CONTENT_LENGTH bytes into the server's body buffer. */
-static int
-read_body(struct request *rq, size_t *len)
+/* A message no honest front sends. */
+static void
+fail_front(struct request *rq, const char *why)
 {
-	const char *cl = rq->io->param(rq->io->ctx, "CONTENT_LENGTH");
-	size_t want, have = 0;
-	char *end;
-	unsigned long long n;
-	ssize_t got;
+	request_fail(rq, "sandbox: the front sent a malformed message (%s)",
+	    why);
+}
 
-	if (cl == NULL || *cl == '\0') {
-		fail(rq, 411, "length_required", "length required",
-		    "POST without CONTENT_LENGTH");
-		return -1;
-	}
-	errno = 0;
-	n = strtoull(cl, &end, 10);
-	if (cl[0] < '0' || cl[0] > '9' || *end != '\0' || errno != 0) {
-		fail(rq, 400, "bad_request", "bad request",
-		    "CONTENT_LENGTH is not a number");
-		return -1;
-	}
-	if (n > rq->srv->cfg.max_body) {
-		log_reason(&rq->log, "body of %llu bytes is over max_body %zu",
-		    n, rq->srv->cfg.max_body);
+/* The front's verdict on the body, in the SPEC's words. */
+static const struct {
+	int		 status;
+	const char	*outcome;
+	const char	*answer;
+} body_refusals[MSG_BODY_COUNT] = {
+	[MSG_BODY_NO_LENGTH] = { 411, "length_required", "length required" },
+	[MSG_BODY_BAD_LENGTH] = { 400, "bad_request", "bad request" },
+	[MSG_BODY_TOO_LARGE] = { 413, "too_large", "payload too large" },
+	[MSG_BODY_SHORT] = { 400, "bad_request", "bad request" },
+};
+
+static int
+body_read(struct request *rq)
+{
+	const struct request_msg *m = rq->msg;
+
+	/* A FastCGI front keeps the max_body it was forked with; a reload
+	 * that lowered it takes effect here. */
+	if (m->body == MSG_BODY_READ && m->body_len > rq->srv->cfg.max_body) {
+		log_reason(&rq->log, "body of %zu bytes is over max_body %zu",
+		    (size_t)m->body_len, rq->srv->cfg.max_body);
 		finish(rq, 413, "too_large", "payload too large");
 		return -1;
 	}
-	want = (size_t)n;
-	while (have < want) {
-		got = rq->io->read(rq->io->ctx, rq->srv->body + have,
-		    want - have);
-		if (got <= 0)
-			break;
-		have += (size_t)got;
-	}
-	if (have < want) {
-		log_reason(&rq->log, "body ended after %zu of the %zu bytes "
-		    "CONTENT_LENGTH announced", have, want);
-		finish(rq, 400, "bad_request", "bad request");
-		return -1;
-	}
-	rq->srv->body[want] = '\0';
-	rq->body_read = true;
-	*len = want;
-	return 0;
+	if (m->body == MSG_BODY_READ)
+		return 0;
+	fail(rq, body_refusals[m->body].status, body_refusals[m->body].outcome,
+	    body_refusals[m->body].answer, m->why);
+	return -1;
 }
 
 /*
- * Reads and drops a body that was refused unread (405, 413, 500):
- * Apache's mod_cgid resets the connection, and the client never gets
- * the answer, when a CGI program exits with its input unread.  Bounded,
- * so an announced gigabyte costs at most CONFIG_MAX_BODY_LIMIT bytes.
+ * The MACs are computed here, over the t and the body bytes that the
+ * rest of the request then uses: the front only parsed the header.
  */
-static void
-drain_body(struct request *rq)
-{
-	const char *cl = rq->io->param(rq->io->ctx, "CONTENT_LENGTH");
-	unsigned long long left;
-	ssize_t got;
-	char *end;
-
-	if (rq->body_read || cl == NULL || cl[0] < '0' || cl[0] > '9')
-		return;
-	left = strtoull(cl, &end, 10);
-	if (*end != '\0' || left > CONFIG_MAX_BODY_LIMIT)
-		left = CONFIG_MAX_BODY_LIMIT;
-	while (left > 0) {
-		got = rq->io->read(rq->io->ctx, rq->srv->body,
-		    left < sizeof(rq->srv->body) ? (size_t)left :
-		    sizeof(rq->srv->body));
-		if (got <= 0)
-			break;
-		left -= (unsigned long long)got;
-	}
-}
-
 static int
 verify_post(struct request *rq, size_t len)
 {
-	const char *header = rq->io->param(rq->io->ctx,
-	    "HTTP_X_MMOLOVE_SIGNATURE");
+	const struct request_msg *m = rq->msg;
 	struct signature_header sig;
-	char why[96];
 	long long age;
 
-	switch (signature_parse(header, &sig, why, sizeof(why))) {
+	switch (m->sig) {
 	case SIGNATURE_MISSING:
 		fail(rq, 401, "unauthorized", "unauthorized",
 		    "no X-MMOLove-Signature header");
 		return -1;
 	case SIGNATURE_GARBLED:
-		log_reason(&rq->log, "garbled X-MMOLove-Signature: %s", why);
+		log_reason(&rq->log, "garbled X-MMOLove-Signature: %s", m->why);
 		finish(rq, 401, "unauthorized", "unauthorized");
 		return -1;
 	default:
 		break;
 	}
-	if (signature_check(&sig, &rq->srv->secrets, rq->srv->body, len) !=
-	    SIGNATURE_OK) {
+	memset(&sig, 0, sizeof(sig));
+	if (parse_unix_time(m->t_text, strlen(m->t_text), &sig.t) == -1 ||
+	    m->v1_count == 0) {
+		fail_front(rq, "a signature without t or v1");
+		return -1;
+	}
+	if (signature_check_v1(m->t_text,
+	    (const unsigned char (*)[DIGEST_LEN])m->v1, m->v1_count,
+	    &rq->srv->secrets, rq->srv->body, len) != SIGNATURE_OK) {
 		fail(rq, 401, "unauthorized", "unauthorized",
 		    SIGNATURE_WHY_MISMATCH);
 		return -1;
@@ -201,12 +161,13 @@ handle_post(struct request *rq)
 	size_t len;
 
 	rq->log.mode = "post";
-	if (read_body(rq, &len) == -1)
+	if (body_read(rq) == -1)
+		return;
+	len = rq->msg->body_len;
 		return;
 	if (verify_post(rq, len) == -1) {
-		/* The one reading of unverified bytes, for the log alone. */
-		event_claims(rq->srv->body, len, &rq->claims);
-		rq->log.claimed = &rq->claims;
+		/* What the front read of the unverified body, for the log. */
+		rq->log.claimed = &rq->msg->claims;
 		return;
 	}
 	if (event_parse(rq->srv->body, len, &ev, why, sizeof(why)) == -1) {
@@ -247,26 +208,38 @@ vote_from_legacy(struct vote *v, const struct legacy_query *q,
 	v->reward = cfg->reward_base;
 }
 
+/* The query the front parsed, its ts read again from its text. */
+static void
+legacy_from_msg(struct legacy_query *q, const struct request_msg *m)
+{
+	memset(q, 0, sizeof(*q));
+	memcpy(q->username, m->username, m->username_len + 1);
+	q->username_len = m->username_len;
+	memcpy(q->ts_text, m->ts_text, sizeof(q->ts_text));
+	(void)parse_unix_time(q->ts_text, strlen(q->ts_text), &q->ts);
+	q->has_sig = true;
+	memcpy(q->sig, m->legacy_sig, sizeof(q->sig));
+}
+
 static void
 handle_legacy(struct request *rq)
 {
 	struct legacy_query q;
 	const char *problem;
-	char why[200];
 	long long age;
 
 	rq->log.mode = "legacy";
-	switch (legacy_parse(rq->io->param(rq->io->ctx, "QUERY_STRING"), &q,
-	    why, sizeof(why))) {
+	switch (rq->msg->legacy) {
 	case LEGACY_OK:
 		break;
 	case LEGACY_BAD_QUERY:
-		fail(rq, 400, "bad_request", "bad request", why);
+		fail(rq, 400, "bad_request", "bad request", rq->msg->why);
 		return;
 	default:
-		fail(rq, 401, "unauthorized", "unauthorized", why);
+		fail(rq, 401, "unauthorized", "unauthorized", rq->msg->why);
 		return;
 	}
+	legacy_from_msg(&q, rq->msg);
 	if (legacy_check(&q, &rq->srv->secrets) != LEGACY_OK) {
 		fail(rq, 401, "unauthorized", "unauthorized",
 		    LEGACY_WHY_MISMATCH);
@@ -294,9 +267,8 @@ static void
 dispatch(struct request *rq)
 {
 	struct server *srv = rq->srv;
-	const char *method = rq->io->param(rq->io->ctx, "REQUEST_METHOD");
+	const char *method = rq->log.method;
 
-	rq->log.method = method;
 	if (srv->broken) {
 		fail_config(rq, srv->broken_why);
 		return;
@@ -320,29 +292,90 @@ dispatch(struct request *rq)
 }
 
 void
-request_handle(struct server *srv, const struct request_io *io)
+request_begin(struct request *rq, struct server *srv)
 {
-	struct request rq;
+	memset(rq, 0, sizeof(*rq));
+	rq->srv = srv;
+	rq->started_ms = monotonic_ms();
+	rq->log.mode = "";
+}
 
-	memset(&rq, 0, sizeof(rq));
-	rq.srv = srv;
-	rq.io = io;
-	rq.started_ms = monotonic_ms();
-	rq.log.mode = "";
-	rq.log.remote = io->param(io->ctx, "REMOTE_ADDR");
-	dispatch(&rq);
-	drain_body(&rq);
+void
+request_decide(struct request *rq, struct request_msg *m)
+{
+	char why[64];
 
-	if (response_send(io, rq.status, rq.allow, rq.answer) == -1)
-		log_reason(&rq.log, "the web server did not take the answer");
-	rq.log.status = rq.status;
-	rq.log.duration_ms = monotonic_ms() - rq.started_ms;
-	if (log_write(&srv->log, &rq.log) == -1) {
+	rq->msg = m;
+	if (message_check(m, CONFIG_MAX_BODY_LIMIT, why, sizeof(why)) == -1) {
+		fail_front(rq, why);
+		return;
+	}
+	rq->log.method = m->has_method ? m->method : NULL;
+	rq->log.remote = m->has_remote ? m->remote : NULL;
+	if (m->sandbox_failed)
+		request_fail(rq, "sandbox could not be set up: %s", m->why);
+	else
+		dispatch(rq);
+}
+
+void
+request_fail(struct request *rq, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(rq->log.reason);
+
+	va_start(ap, fmt);
+	(void)vsnprintf(rq->log.reason + n, sizeof(rq->log.reason) - n, fmt,
+	    ap);
+	va_end(ap);
+	finish(rq, 500, "sandbox_error", "server error");
+}
+
+void
+request_answer(const struct request *rq, struct answer_msg *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->kind = ANSWER_RESPONSE;
+	a->status = rq->status;
+	message_copy(a->allow, sizeof(a->allow), rq->allow);
+	message_copy(a->body, sizeof(a->body), rq->answer);
+}
+
+void
+request_end(struct request *rq, bool answered)
+{
+	if (!answered)
+		log_reason(&rq->log, "the web server did not take the answer");
+	rq->log.status = rq->status;
+	rq->log.duration_ms = monotonic_ms() - rq->started_ms;
+	if (log_write(&rq->srv->log, &rq->log) == -1) {
 		struct log_sink stderr_sink;
 
 		log_open(&stderr_sink, NULL);
-		(void)log_write(&stderr_sink, &rq.log);
+		(void)log_write(&stderr_sink, &rq->log);
 	}
+}
+
+/* The answer in a's words; -1 if the web server did not take it. */
+int
+request_respond(const struct request_io *io, const struct answer_msg *a)
+{
+	return response_send(io, a->status, a->allow[0] != '\0' ? a->allow :
+	    NULL, a->body);
+}
+
+void
+request_handle(struct server *srv, const struct request_io *io)
+{
+	struct request rq;
+	struct request_msg m;
+	struct answer_msg a;
+
+	request_begin(&rq, srv);
+	front_gather(&srv->cfg, io, &m, srv->body);
+	request_decide(&rq, &m);
+	request_answer(&rq, &a);
+	request_end(&rq, request_respond(io, &a) == 0);
 }
 
 void

@@ -19,9 +19,12 @@
 #include "config.h"
 #include "ledger.h"
 #include "log.h"
+#include "message.h"
+#include "pay.h"
 #include "reload.h"
 #include "request_io.h"
 #include "secret.h"
+#include "vote.h"
 
 struct server {
 	struct config	 cfg;
@@ -45,7 +48,39 @@ struct server {
 void	server_init(struct server *srv);
 void	server_free(struct server *srv);
 
+/*
+ * The whole request in this one process, unconfined: front_gather(),
+ * then the decision below, then the answer and the log line.  For the
+ * unit tests and fuzzing; servers run the two stages in two processes
+ * (privsep.h).
+ */
 void	request_handle(struct server *srv, const struct request_io *io);
+
+/* The back's side of one request, from a front's message. */
+struct request {
+	struct server		*srv;
+	struct request_msg	*msg;		/* the log points into it */
+	long long		 started_ms;
+	int			 status;
+	const char		*allow;
+	const char		*answer;
+	struct log_entry	 log;
+	struct vote		 vote;
+	struct payer		 payer;		/* the log points into it */
+};
+
+void	request_begin(struct request *rq, struct server *srv);
+/* Checks m (message_check), then decides: verify, parse, pay. */
+void	request_decide(struct request *rq, struct request_msg *m);
+/* A 500 whose reason names the sandbox (the front died or failed). */
+void	request_fail(struct request *rq, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	request_answer(const struct request *rq, struct answer_msg *a);
+/* The log line; answered: whether the web server took the answer. */
+void	request_end(struct request *rq, bool answered);
+/* Writes a's response to io: 0, or -1 if not taken whole. */
+int	request_respond(const struct request_io *io,
+	    const struct answer_msg *a);
 
 /* Whether the server may run grants (what request_handle() checks). */
 bool	server_may_grant(const struct server *srv);

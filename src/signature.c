@@ -156,6 +156,43 @@ signature_mac(const struct hmac_key *key, const char *t, const void *body,
 	hmac_end(&run, mac);
 }
 
+size_t
+signature_v1s(const struct signature_header *sig,
+    unsigned char (*v1)[DIGEST_LEN], size_t max)
+{
+	struct pair pair;
+	const char *p = sig->text;
+	size_t n = 0;
+
+	while (n < max && next_pair(&p, &pair) == 1)
+		if (is_key(&pair, "v1") && hex_decode_lower(pair.value,
+		    pair.vlen, v1[n], DIGEST_LEN) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * Every v1 is compared against every secret's MAC, so timing says
+ * nothing about which matched.
+ */
+enum signature_result
+signature_check_v1(const char *t_text, const unsigned char (*v1)[DIGEST_LEN],
+    size_t count, const struct secret_set *secrets, const void *body,
+    size_t len)
+{
+	unsigned char macs[SECRET_MAX][DIGEST_LEN];
+	size_t i, j;
+	int match = 0;
+
+	for (i = 0; i < secrets->count; i++)
+		signature_mac(&secrets->keys[i], t_text, body, len, macs[i]);
+	for (j = 0; j < count; j++)
+		for (i = 0; i < secrets->count; i++)
+			match |= digest_equal(macs[i], v1[j]);
+	wipe(macs, sizeof(macs));
+	return match ? SIGNATURE_OK : SIGNATURE_MISMATCH;
+}
+
 enum signature_result
 signature_check(const struct signature_header *sig,
     const struct secret_set *secrets, const void *body, size_t len)
@@ -169,10 +206,7 @@ signature_check(const struct signature_header *sig,
 	for (i = 0; i < secrets->count; i++)
 		signature_mac(&secrets->keys[i], sig->t_text, body, len,
 		    macs[i]);
-	/*
-	 * Every well-formed v1 is compared, so timing says nothing about
-	 * which matched; the others were ignored by signature_parse too.
-	 */
+	/* However many v1 there are, each is compared (see above). */
 	while (next_pair(&p, &pair) == 1) {
 		if (!is_key(&pair, "v1") || hex_decode_lower(pair.value,
 		    pair.vlen, v1, DIGEST_LEN) == -1)

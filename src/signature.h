@@ -55,6 +55,15 @@ enum signature_result signature_parse(const char *header,
 enum signature_result signature_check(const struct signature_header *sig,
 	    const struct secret_set *secrets, const void *body, size_t len);
 
+/* Decodes the first max well-formed v1 values into v1; their count. */
+size_t	signature_v1s(const struct signature_header *sig,
+	    unsigned char (*v1)[DIGEST_LEN], size_t max);
+
+/* signature_check() over v1 values already decoded. */
+enum signature_result signature_check_v1(const char *t_text,
+	    const unsigned char (*v1)[DIGEST_LEN], size_t count,
+	    const struct secret_set *secrets, const void *body, size_t len);
+
 /* now - t, in seconds: negative for a timestamp in the future. */
 long long signature_age(const struct signature_header *sig, time_t now);
 

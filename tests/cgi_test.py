@@ -40,7 +40,7 @@ OUTCOMES = {"paid", "duplicate", "test", "ignored", "refused", "grant_failed",
             "grant_timeout", "unauthorized", "bad_request", "too_large",
             "length_required", "method_not_allowed", "config_error", "busy",
             "queued", "unknown", "grant_killed", "unrecorded",
-            "ledger_corrupt", "ledger_error"}
+            "ledger_corrupt", "ledger_error", "sandbox_error"}
 
 
 def sign_openssl(secret, t, body):
@@ -418,13 +418,15 @@ def grant_signal_state_reset(ctx):
 
 
 def _syscall_steps(lines, name):
-    """Index of each step of a paid vote in the handler's own strace lines:
-    the intent record created whole (written, fsynced, renamed into place,
-    folder fsynced), the grant released, the result written and synced,
-    and the answer."""
+    """Index of each step of a paid vote in the handler's strace -f lines
+    (the back's steps, and the answer its sandboxed front writes): the
+    intent record created whole (written, fsynced, renamed into place, folder
+    fsynced), the grant released, the result written and synced, and the
+    answer."""
     dir_fd = tmp_fd = None
     seen = {}
     for i, l in enumerate(lines):
+        l = re.sub(r"^\d+ +", "", l)
         m = re.match(r'openat\(.*"([^"]*)".*\) = (\d+)$', l)
         if m and m.group(1).endswith("/votes"):
             dir_fd = m.group(2)
@@ -458,7 +460,7 @@ def record_durable_before_answer(ctx):
     hid = new_hid()
     trace = os.path.join(e.dir, "trace")
     r = e.post(e.body(heart_id=hid), wrapper=[
-        strace, "-qq", "-o", trace, "-e",
+        strace, "-f", "-qq", "-o", trace, "-e",
         "trace=openat,fsync,fdatasync,write,pwrite64,renameat2"])
     e.expect(r, 200, "paid", ran=1)
     name = sha256_hex(("post:" + hid).encode())

@@ -956,8 +956,8 @@ def sigterm_finishes_the_request(ctx):
 
 @test
 def sigterm_while_reading_the_body(ctx):
-    """SIGTERM while the worker sits in read() waiting for the rest of a
-    slow client's body (EINTR): that request still completes (200, paid),
+    """SIGTERM while the worker's front sits in read() waiting for the rest
+    of a slow client's body: that request still completes (200, paid),
     then the worker exits."""
     e = ctx.env()
     w = Worker(e)
@@ -982,8 +982,9 @@ def sigterm_while_reading_the_body(ctx):
         # BEGIN, PARAMS, then only the first half of the body
         head = fcgi_request(rid, e.params(b), b"", stdin_end=False)
         s.sendall(head + fcgi_record(FCGI_STDIN, rid, b[:len(b) // 2]))
-        check(poll(lambda: blocked_in(w.pid, "read"), 5),
-              "worker never blocked reading the body")
+        check(poll(lambda: any(blocked_in(p, "read")
+                               for p in children(w.pid)), 5),
+              "worker's front never blocked reading the body")
         w.p.send_signal(signal.SIGTERM)
         # the signal is delivered (read() interrupted) before the rest
         # of the body arrives
@@ -1317,6 +1318,31 @@ def one_worker_request_waits_one_grant(ctx):
         for x in logs],
        [("drain", "paid", first), ("POST", "test", ZERO_ID),
         ("drain", "paid", second)], "log order")
+
+
+@test
+def silent_connection_is_bounded(ctx):
+    """Issue 13 item 4: a connection that sends nothing, and one that
+    sends half a record header, hold the one worker at most the front's
+    bound (10 s) each; a real request behind them is answered."""
+    e = ctx.env()
+    w = Worker(e)
+    bound = 10.0
+    silent = w.connect()
+    half = w.connect()
+    try:
+        half.sendall(fcgi_record(FCGI_BEGIN_REQUEST, 1,
+                                 struct.pack(">HB5x", FCGI_RESPONDER, 0))[:4])
+        t0 = time.monotonic()
+        b = e.heart_test_body()
+        r = w.request(e.params(b), b, bound=2 * bound + 5)
+        took = time.monotonic() - t0
+    finally:
+        silent.close()
+        half.close()
+    e.expect(r, 200, "test", ran=0)
+    check(took < 2 * bound + 5, "answered after %.1f s" % took)
+    ctx.note("answered %.1f s after two stalled connections" % took)
 
 
 # ------------------------------------------------------------------- driver
