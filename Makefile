@@ -148,7 +148,7 @@ build/asan/%.o: %.c $(HDRS)
 # filter).  Never installed; the normal build has no such path.
 TEST_OBJS = $(patsubst %.o,build/test/%.o,$(OBJS))
 build/test/mmolove.cgi: build/test/mmolove.cgi.o $(TEST_OBJS)
-	$(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ build/test/mmolove.cgi.o \
+	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ build/test/mmolove.cgi.o \
 	    $(TEST_OBJS) $(LIBS)
 build/test/%.o: %.c $(HDRS) build/settings
 	@mkdir -p $(@D)
@@ -268,6 +268,7 @@ test: deps
 	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi --rounds 5' \
 	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
+	    'reload:python3 tests/reload_test.py --binary ./mmolove.cgi' \
 	    'sandbox:python3 tests/sandbox_test.py --binary build/test/mmolove.cgi' \
 	    'ledger:python3 tests/ledger_test.py --binary ./mmolove.cgi' \
 	    'queue:python3 tests/queue_test.py --binary ./mmolove.cgi' \
