@@ -164,7 +164,6 @@ handle_post(struct request *rq)
 	if (body_read(rq) == -1)
 		return;
 	len = rq->msg->body_len;
-		return;
 	if (verify_post(rq, len) == -1) {
 		/* What the front read of the unverified body, for the log. */
 		rq->log.claimed = &rq->msg->claims;
