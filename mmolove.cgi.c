@@ -24,7 +24,6 @@ serve_cgi(void)
 {
 	static struct server srv;
 
-	server_init(&srv);
 	privsep_cgi(&srv);
 	server_free(&srv);
 	return 0;

@@ -13,8 +13,9 @@
 #include "privsep.h"
 #include "sandbox.h"
 
-pid_t
-front_fork(struct server *srv, struct front *f)
+/* socketpair and fork: the parent keeps one end, the child the other. */
+static pid_t
+front_spawn(struct front *f)
 {
 	int sv[2];
 	pid_t pid;
@@ -36,6 +37,16 @@ front_fork(struct server *srv, struct front *f)
 	(void)close(sv[0]);
 	f->pid = 0;
 	f->fd = sv[1];
+	return 0;
+}
+
+pid_t
+front_fork(struct server *srv, struct front *f)
+{
+	pid_t pid;
+
+	if ((pid = front_spawn(f)) != 0)
+		return pid;
 	secret_wipe(&srv->secrets);
 	log_close(&srv->log);
 	ledger_close(&srv->ledger);
@@ -234,7 +245,14 @@ front_cgi(struct server *srv, int fd)
 	const char *why;
 
 	request_io_cgi(&io);
-	if ((why = front_confine()) == NULL)
+	/* Its own reading of the configuration (max_body); an error is the
+	 * back's to report.  The environment's secret is not for it. */
+	(void)config_load(&srv->cfg, m.why, sizeof(m.why));
+	if (secret_scrub_environment() == -1)
+		why = "cannot scrub MMOLOVE_CALLBACK_SECRET";
+	else
+		why = front_confine();
+	if (why == NULL)
 		front_gather(&srv->cfg, &io, &m, srv->body);
 	else
 		front_refuse(&io, &m, why, srv->body, sizeof(srv->body));
@@ -253,8 +271,14 @@ privsep_cgi(struct server *srv)
 
 	request_io_cgi(&io);
 	memset(&f, 0, sizeof(f));
-	switch (front_fork(srv, &f)) {
+	/*
+	 * The front is forked first, while this process is small (a cheap
+	 * fork, few pages to copy on write) and before any secret is read:
+	 * the back reads its files while the front reads the request.
+	 */
+	switch (front_spawn(&f)) {
 	case -1:
+		server_init(srv);
 		request_begin(&rq, srv);
 		request_fail(&rq, "sandbox: cannot start the front: %s",
 		    strerror(errno));
@@ -266,6 +290,7 @@ privsep_cgi(struct server *srv)
 		front_cgi(srv, f.fd);
 		break;
 	default:
+		server_init(srv);
 		/* The front exits once it has sent: no need to wait for it. */
 		(void)back_serve(srv, &f, &io);
 	}

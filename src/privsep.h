@@ -14,7 +14,10 @@
  * with a log line naming the sandbox.  If the front dies (a forbidden
  * call kills it), the back logs one line (500) naming the sandbox and
  * the signal, answers 500 itself where it can, and no grant runs.  A
- * CGI front sends its message and exits: the back, which shares the
+ * CGI front is forked before the back reads its configuration and
+ * secrets (it reads the configuration itself, for max_body, and scrubs
+ * MMOLOVE_CALLBACK_SECRET from its environment); it sends its message
+ * and exits: the back, which shares the
  * web server's standard output, writes the answer itself (its bytes are
  * the back's own), saving a round trip and a wait.
  */
@@ -79,7 +82,7 @@ int	back_tell(struct front *f, enum answer_kind kind);
 int	back_serve(struct server *srv, struct front *f,
 	    const struct request_io *out);
 
-/* The whole CGI request: fork, front, back. */
+/* The whole CGI request, srv not yet initialised: fork, front, back. */
 void	privsep_cgi(struct server *srv);
 
 #endif

@@ -82,15 +82,25 @@ secret_add(struct secret_set *set, const char *s, size_t len, char *err,
 	return 0;
 }
 
+int
+secret_scrub_environment(void)
+{
+	char *value = getenv("MMOLOVE_CALLBACK_SECRET");
+
+	if (value == NULL)
+		return 0;
+	/* Scrub the bytes in place: unsetenv() alone leaves them in memory. */
+	wipe(value, strlen(value));
+	return unsetenv("MMOLOVE_CALLBACK_SECRET");
+}
+
 static int
 secret_from_environment(struct secret_set *set, char *value, char *err,
     size_t errlen)
 {
 	int rc = secret_add(set, value, strlen(value), err, errlen);
 
-	/* Scrub the bytes in place: unsetenv() alone leaves them in memory. */
-	wipe(value, strlen(value));
-	if (unsetenv("MMOLOVE_CALLBACK_SECRET") == -1 && rc == 0) {
+	if (secret_scrub_environment() == -1 && rc == 0) {
 		(void)snprintf(err, errlen, "unsetenv: %s", strerror(errno));
 		return -1;
 	}

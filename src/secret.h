@@ -40,6 +40,8 @@ struct secret_set {
 int	secret_load(struct secret_set *set, const char *secret_file,
 	    char *err, size_t errlen);
 void	secret_wipe(struct secret_set *set);
+/* Wipes and removes MMOLOVE_CALLBACK_SECRET from the environment. */
+int	secret_scrub_environment(void);
 
 /* True if both sets hold the same secrets in the same order. */
 bool	secret_same(const struct secret_set *a, const struct secret_set *b);
