@@ -49,9 +49,11 @@ cli_options() {
 	grep -oh '"--[a-z][a-z0-9-]*"' "$@" | tr -d '"' | sort -u
 }
 
-# Every variable the handler reads with getenv("...").
+# Every variable the handler reads with getenv("..."), but the test
+# build's hooks (MMOLOVE_TEST_*, compiled only with MMOLOVE_TEST_HOOKS).
 env_reads() {
-	grep -oh 'getenv("[A-Z_][A-Z0-9_]*")' "$@" | cut -d '"' -f 2 | sort -u
+	grep -oh 'getenv("[A-Z_][A-Z0-9_]*")' "$@" | cut -d '"' -f 2 |
+	    grep -v '^MMOLOVE_TEST_' | sort -u
 }
 
 # "STATUS WORD" of every answer: pay.c's answers[] rows and request.c's
