@@ -39,7 +39,7 @@ FUZZ_FLAGS	 = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=all
 FUZZ_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(FUZZ_FLAGS)
 FUZZ_NAMES	 = json_validate json_unescape event_parse signature_parse \
-		   legacy_parse
+		   legacy_parse config_parse request
 FUZZ_BINS	 = $(patsubst %,build/fuzz/%,$(FUZZ_NAMES))
 
 # The src/*.c each harness compiles in (never the product's .o files).
@@ -49,10 +49,17 @@ FUZZ_SRC_event_parse	 = src/event.c src/json.c src/text.c src/vote.c
 FUZZ_SRC_signature_parse = src/signature.c src/digest.c src/text.c
 FUZZ_SRC_legacy_parse	 = src/legacy.c src/signature.c src/digest.c \
 			   src/text.c
+# The whole request decision: src/ but for the grant launcher, which a
+# stub in tests/fuzz/ replaces at link time, and the other entry points.
+FUZZ_SRC_config_parse	 = src/config.c src/sys.c
+FUZZ_SRC_request	 = $(filter-out src/grant.c src/cli.c src/fastcgi.c \
+			   src/owner.c src/queue.c,$(SRCS)) tests/fuzz/grant_stub.c
 FUZZ_DICT_json_validate	 = tests/fuzz/json.dict
 FUZZ_DICT_event_parse	 = tests/fuzz/json.dict
 FUZZ_DICT_signature_parse = tests/fuzz/signature.dict
 FUZZ_DICT_legacy_parse	 = tests/fuzz/legacy.dict
+FUZZ_DICT_config_parse	 = tests/fuzz/config.dict
+FUZZ_DICT_request	 = tests/fuzz/request.dict
 FUZZ_RPAREN		:= )
 FUZZ_DICT_CASES		 = $(foreach n,$(FUZZ_NAMES),\
 			   $(n)$(FUZZ_RPAREN) dict="$(FUZZ_DICT_$(n))";;)
@@ -88,7 +95,8 @@ build/asan/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
 fuzz-build: $(FUZZ_BINS)
 
 define FUZZ_RULE
-build/fuzz/$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard src/*.h)
+build/fuzz/$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard src/*.h) \
+    $$(wildcard tests/fuzz/*.h)
 	@mkdir -p $$(@D)
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(LDHARDEN) -o $$@ $$< $$(FUZZ_SRC_$(1)) \
 	    $$(LIBS)
