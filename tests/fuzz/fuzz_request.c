@@ -2,7 +2,7 @@
  * libFuzzer harness: the whole request decision, request_handle() over a
  * fake request_io, with the grant stubbed (grant_stub.c, linked in place
  * of src/grant.c), the ledger in a directory on tmpfs and the log in a
- * tmpfs file.
+ * tmpfs file (under $FUZZ_REQUEST_DIR, else /dev/shm), removed at exit.
  *
  * Input: five control bytes, then fields split by "\xfe\xff" (bytes
  * valid UTF-8 never holds): body, signature header, query string,
@@ -139,7 +139,6 @@ static char top[64], state_dir[128], log_path[128];
 static unsigned runs, epoch;
 static int log_fd = -1;
 static int granted_now;			/* grants this request */
-static struct vote granted_vote;
 
 static struct key_slot *
 key_slot(const char *name)
@@ -181,22 +180,30 @@ on_release(const struct vote *v)
 	    (k->state == KEY_UNKNOWN && c->unknown_outcome == UNKNOWN_HOLD))
 		VIOLATED("a grant again for a vote granted, refused or held");
 	granted_now++;
-	granted_vote = *v;
 }
 
-/* After the request: what its grant, if any, left the vote as. */
+/*
+ * After the request: what its attempt, if it made one, left the vote's
+ * record saying, as pay.c records it.  An attempt whose grant could not
+ * start is a failed one; one whose intent was not written never ran.
+ */
 static void
-note_grant(void)
+note_attempt(const struct grant_stub *before)
 {
 	char name[DIGEST_HEX_LEN + 1];
 	struct key_slot *k;
 
-	if (granted_now == 0)
-		return;
 	if (granted_now > 1)
 		VIOLATED("two grants in one request");
-	ledger_name(granted_vote.key, name);
+	if (grant_stub.prepared == before->prepared ||
+	    grant_stub.aborted != before->aborted)
+		return;
+	ledger_name(grant_stub.vote.key, name);
 	k = key_slot(name);
+	if (granted_now == 0) {
+		k->state = KEY_FREE;
+		return;
+	}
 	switch (grant_stub.outcome) {
 	case GRANT_GRANTED:
 	case GRANT_REFUSED:
@@ -207,6 +214,7 @@ note_grant(void)
 		k->state = KEY_UNKNOWN;
 		break;
 	default:
+		k->state = KEY_FREE;
 		break;
 	}
 }
@@ -306,8 +314,11 @@ new_epoch(void)
 static void
 setup(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	const char *base = getenv("FUZZ_REQUEST_DIR");
 	size_t i;
+
+	if (base == NULL || *base == '\0')
+		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
 	(void)snprintf(top, sizeof(top), "%s/fuzz_request.XXXXXX", base);
 	if (mkdtemp(top) == NULL)
@@ -547,6 +558,7 @@ static void
 run(const uint8_t *ctl, char *fields[NFIELDS], size_t lens[NFIELDS])
 {
 	static char header[HEADER_MAX + 200], query[2048], line[LOG_LINE_MAX];
+	struct grant_stub before;
 	struct request_io io;
 	char clbuf[32];
 	struct fake f;
@@ -581,10 +593,11 @@ run(const uint8_t *ctl, char *fields[NFIELDS], size_t lens[NFIELDS])
 	io.read = fake_read;
 	io.write = fake_write;
 	granted_now = 0;
+	before = grant_stub;
 	current = &f;
 	log_line = NULL;
 	request_handle(&srv, &io);
-	note_grant();
+	note_attempt(&before);
 	check_log(&f, line, sizeof(line));
 	current = NULL;
 }
