@@ -803,7 +803,9 @@ def main(doc, env_class, add_options=None, tools=()):
                     help="skip tests whose name contains this")
     ap.parse_args(namespace=OPTS)
     OPTS.binary = os.path.abspath(OPTS.binary)
-    OPTS.wrapper = shlex.split(OPTS.wrapper)
+    # argparse leaves OPTS's initial [] alone when --wrapper is not given.
+    if isinstance(OPTS.wrapper, str):
+        OPTS.wrapper = shlex.split(OPTS.wrapper)
     # Only the running script's own tests: a suite may import another
     # (ledger_test.py reuses cgi_test.py's Env) without running its tests.
     tests = [t for t in TESTS if t.__module__ == "__main__"
