@@ -125,6 +125,13 @@ build/settings: FORCE
 src/config.o src/cli.o mmolove.cgi: build/settings
 FORCE:
 
+# The same objects linked dynamically, for valgrind (tests/valgrind_test.sh):
+# memcheck replaces malloc only through the dynamic loader.  Like
+# `make LINK=dynamic`, without relinking the static product.
+build/dynamic/mmolove.cgi: mmolove.cgi.o $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDHARDEN) $(LDFLAGS) -o $@ mmolove.cgi.o $(OBJS) -lfcgi -lcrypto
+
 # The same program built with AddressSanitizer and UBSan, for the suite;
 # tests/unit.mk's sanitized unit tests link the same build/asan/src/*.o.
 # The product's flags and warnings, with the sanitizers added; -O1 and
@@ -250,22 +257,25 @@ install: mmolove.cgi grants/grant-rcon grants/grant-votifier grants/grant-soap
 # which injects the faults of tests/ledger_test.py, and the database
 # servers tests/grant_sql_test.sh starts for grant-mysql and
 # grant-postgres, and systemd-analyze (package systemd; systemd need not
-# run) for tests/units_test.sh, and mandoc and man-db, which lint and
-# render the manual pages in tests/man_test.sh.
+# run) for tests/units_test.sh, mandoc and man-db, which lint and
+# render the manual pages in tests/man_test.sh, and valgrind for
+# tests/valgrind_test.sh.
 TEST_PACKAGES = apache2 nginx fcgiwrap apache2-suexec-pristine file strace \
 	mariadb-server mariadb-client postgresql-15 postgresql-client-15 \
-	systemd mandoc man-db
+	systemd mandoc man-db valgrind
 deps:
 	@sh tests/deps.sh $(TEST_PACKAGES)
 
 # Suites; each prints its own tally, tests/run.sh adds them up.
 test: deps
-	@$(MAKE) -s mmolove.cgi build/asan/mmolove.cgi build/test/mmolove.cgi
+	@$(MAKE) -s mmolove.cgi build/asan/mmolove.cgi build/test/mmolove.cgi \
+	    build/dynamic/mmolove.cgi
 	@sh tests/run.sh \
 	    'unit:$(MAKE) -s unit' \
 	    'unit-sanitized:$(MAKE) -s unit-sanitize' \
 	    'cgi:python3 tests/cgi_test.py --binary ./mmolove.cgi' \
 	    'cgi-sanitized:python3 tests/cgi_test.py --binary build/asan/mmolove.cgi --rounds 5' \
+	    'valgrind:sh tests/valgrind_test.sh build/dynamic/mmolove.cgi' \
 	    'fastcgi:python3 tests/fastcgi_test.py --binary ./mmolove.cgi' \
 	    'fastcgi-sanitized:python3 tests/fastcgi_test.py --binary build/asan/mmolove.cgi -x memory' \
 	    'reload:python3 tests/reload_test.py --binary ./mmolove.cgi' \

@@ -58,7 +58,7 @@ static const struct key keys[] = {
 	{ "allow_root", KIND_BOOL, FIELD(allow_root), 0, 0, NULL },
 };
 
-static void
+void
 config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -210,12 +210,36 @@ config_line(struct config *cfg, char *line, unsigned lineno, char *err,
 	return 0;
 }
 
+int
+config_parse(struct config *cfg, char *text, size_t len, char *err,
+    size_t errlen)
+{
+	char *line, *nl;
+	unsigned lineno = 0;
+
+	text[len] = '\0';
+	for (line = text; line < text + len; line = nl + 1) {
+		if ((nl = memchr(line, '\n', (size_t)(text + len - line))) ==
+		    NULL)
+			nl = text + len;
+		*nl = '\0';
+		lineno++;
+		if (strlen(line) != (size_t)(nl - line)) {
+			(void)snprintf(err, errlen, "%s:%u: NUL byte",
+			    cfg->path, lineno);
+			return -1;
+		}
+		if (config_line(cfg, line, lineno, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* The whole file in one read: stdio would allocate, and configs are small. */
 static int
 config_file(struct config *cfg, bool explicit, char *err, size_t errlen)
 {
-	char buf[CONFIG_FILE_MAX + 1], *line, *nl;
-	unsigned lineno = 0;
+	char buf[CONFIG_FILE_MAX + 1];
 	ssize_t len;
 
 	if ((len = read_path(cfg->path, buf, sizeof(buf))) == -1) {
@@ -232,21 +256,7 @@ config_file(struct config *cfg, bool explicit, char *err, size_t errlen)
 		    cfg->path, CONFIG_FILE_MAX);
 		return -1;
 	}
-	buf[len] = '\0';
-	for (line = buf; line < buf + len; line = nl + 1) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			nl = buf + len;
-		*nl = '\0';
-		lineno++;
-		if (strlen(line) != (size_t)(nl - line)) {
-			(void)snprintf(err, errlen, "%s:%u: NUL byte",
-			    cfg->path, lineno);
-			return -1;
-		}
-		if (config_line(cfg, line, lineno, err, errlen) == -1)
-			return -1;
-	}
-	return 0;
+	return config_parse(cfg, buf, (size_t)len, err, errlen);
 }
 
 static int

@@ -57,6 +57,19 @@ struct config {
 	bool		 allow_root;
 };
 
+/* The built-in value of every key; path empty, no file found. */
+void	config_defaults(struct config *cfg);
+
+/*
+ * Sets the keys that len bytes of `key = value` lines name, over what
+ * cfg holds (cfg->path names the text in errors).  text has room for
+ * len + 1 bytes: it is cut into lines in place.  Returns 0, or -1 with a
+ * one-line reason in err; the keys before the bad line are then set.
+ * config_load() reads the file through this.
+ */
+int	config_parse(struct config *cfg, char *text, size_t len, char *err,
+	    size_t errlen);
+
 /*
  * Fills cfg from the file and the environment.  On failure returns -1
  * and writes a one-line reason into err; cfg then holds what was read

@@ -125,8 +125,8 @@ class Env(testlib.Env):
         self.requests += 1
         before = self.run_count()
         t0 = time.monotonic()
-        argv = (list(wrapper) + [getattr(self, "binary", OPTS.binary)] +
-                list(args))
+        argv = (list(wrapper) + OPTS.wrapper +
+                [getattr(self, "binary", OPTS.binary)] + list(args))
         p = subprocess.Popen(argv, env=env, cwd=self.dir, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              close_fds=True, pass_fds=pass_fds,
@@ -158,7 +158,8 @@ class Env(testlib.Env):
             env.pop("MMOLOVE_CONFIG")
         if extra_env:
             env.update(extra_env)
-        p = subprocess.run([OPTS.binary] + list(args), env=env, cwd=self.dir,
+        p = subprocess.run(OPTS.wrapper + [OPTS.binary] + list(args),
+                           env=env, cwd=self.dir,
                            input=as_bytes(stdin), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, close_fds=True,
                            timeout=timeout)

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,7 +35,7 @@ VOTE_ENV = frozenset(("PATH", "MMOLOVE_EVENT", "MMOLOVE_USERNAME",
                       "MMOLOVE_TIMESTAMP", "MMOLOVE_MODE"))
 
 # The command line, filled in by main(): binary, keep, and each script's own.
-OPTS = argparse.Namespace(binary=None, keep=False)
+OPTS = argparse.Namespace(binary=None, keep=False, wrapper=[])
 
 
 class Fail(Exception):
@@ -797,6 +798,10 @@ def main(doc, env_class, add_options=None, tools=()):
     ap.add_argument("--binary", default="./mmolove.cgi")
     if add_options:
         add_options(ap)
+    ap.add_argument("--wrapper", default="",
+                    help="a command (split like a shell's words) every "
+                    "request and owner command runs the binary under, "
+                    "e.g. valgrind")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directories")
     ap.add_argument("-k", dest="only", action="append", default=[],
@@ -805,6 +810,9 @@ def main(doc, env_class, add_options=None, tools=()):
                     help="skip tests whose name contains this")
     ap.parse_args(namespace=OPTS)
     OPTS.binary = os.path.abspath(OPTS.binary)
+    # argparse leaves OPTS's initial [] alone when --wrapper is not given.
+    if isinstance(OPTS.wrapper, str):
+        OPTS.wrapper = shlex.split(OPTS.wrapper)
     # Only the running script's own tests: a suite may import another
     # (ledger_test.py reuses cgi_test.py's Env) without running its tests.
     tests = [t for t in TESTS if t.__module__ == "__main__"

@@ -12,9 +12,11 @@
 #   make unit-sanitize   the same tests and src/*.c rebuilt by clang with
 #                        ASan + UBSan into build/asan/, and run
 #   make fuzz            one libFuzzer harness per parser of outside
-#                        bytes, built into build/fuzz/ and run for
-#                        FUZZ_SECONDS (default 20) each, all at once, on
-#                        a copy of tests/fuzz/corpus/<name>/
+#                        bytes, the configuration file and the whole
+#                        request decision, built into build/fuzz/ and run
+#                        for FUZZ_SECONDS (default 20) each, FUZZ_JOBS
+#                        (default 2) at a time, on a copy of
+#                        tests/fuzz/corpus/<name>/ (tests/fuzz/run.sh)
 #   make fuzz-build      only build the harnesses
 #
 # `build/unit_test json ledger` runs only the groups named (UNIT_VERBOSE=1
@@ -25,6 +27,7 @@
 
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 20
+FUZZ_JOBS	?= 2
 
 UNIT_SRCS	 = $(wildcard tests/unit/*.c)
 UNIT_HDRS	 = tests/unit/unit.h $(wildcard src/*.h)
@@ -39,7 +42,7 @@ FUZZ_FLAGS	 = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=all
 FUZZ_CFLAGS	 = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 -g $(FUZZ_FLAGS)
 FUZZ_NAMES	 = json_validate json_unescape event_parse signature_parse \
-		   legacy_parse event_claims
+		   legacy_parse event_claims config_parse request
 FUZZ_BINS	 = $(patsubst %,build/fuzz/%,$(FUZZ_NAMES))
 
 # The src/*.c each harness compiles in (never the product's .o files).
@@ -50,14 +53,18 @@ FUZZ_SRC_event_claims	 = src/event.c src/json.c src/text.c src/vote.c
 FUZZ_SRC_signature_parse = src/signature.c src/digest.c src/text.c
 FUZZ_SRC_legacy_parse	 = src/legacy.c src/signature.c src/digest.c \
 			   src/text.c
+# The whole request decision: src/ but for the grant launcher, which a
+# stub in tests/fuzz/ replaces at link time, and the other entry points.
+FUZZ_SRC_config_parse	 = src/config.c src/sys.c
+FUZZ_SRC_request	 = $(filter-out src/grant.c src/cli.c src/fastcgi.c \
+			   src/owner.c src/queue.c,$(SRCS)) tests/fuzz/grant_stub.c
 FUZZ_DICT_json_validate	 = tests/fuzz/json.dict
 FUZZ_DICT_event_parse	 = tests/fuzz/json.dict
 FUZZ_DICT_event_claims	 = tests/fuzz/json.dict
 FUZZ_DICT_signature_parse = tests/fuzz/signature.dict
 FUZZ_DICT_legacy_parse	 = tests/fuzz/legacy.dict
-FUZZ_RPAREN		:= )
-FUZZ_DICT_CASES		 = $(foreach n,$(FUZZ_NAMES),\
-			   $(n)$(FUZZ_RPAREN) dict="$(FUZZ_DICT_$(n))";;)
+FUZZ_DICT_config_parse	 = tests/fuzz/config.dict
+FUZZ_DICT_request	 = tests/fuzz/request.dict
 
 # --- cmocka, with the product's compiler and flags -----------------------
 
@@ -90,53 +97,18 @@ build/asan/unit/%.o: tests/unit/%.c $(UNIT_HDRS)
 fuzz-build: $(FUZZ_BINS)
 
 define FUZZ_RULE
-build/fuzz/$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard src/*.h)
+build/fuzz/$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard src/*.h) \
+    $$(wildcard tests/fuzz/*.h)
 	@mkdir -p $$(@D)
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(LDHARDEN) -o $$@ $$< $$(FUZZ_SRC_$(1)) \
 	    $$(LIBS)
 endef
 $(foreach h,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(h))))
 
-# Every harness runs at once, each on a fresh copy of its seed corpus;
-# the summary names those that found something.
+# Every harness, FUZZ_JOBS at a time, each on a fresh copy of its seed
+# corpus; the summary names those that found something.
 fuzz: $(FUZZ_BINS)
-	@set -u; \
-	for h in $(FUZZ_NAMES); do \
-		rm -rf build/fuzz/corpus/$$h build/fuzz/artifacts/$$h \
-		    build/fuzz/$$h.rc; \
-		mkdir -p build/fuzz/corpus/$$h build/fuzz/artifacts/$$h; \
-		cp tests/fuzz/corpus/$$h/* build/fuzz/corpus/$$h/; \
-		dict=""; \
-		case $$h in $(FUZZ_DICT_CASES) esac; \
-		echo "fuzz: $$h for $(FUZZ_SECONDS) s (log: build/fuzz/$$h.log)"; \
-		( build/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-		    -rss_limit_mb=2048 -print_final_stats=1 \
-		    -artifact_prefix=build/fuzz/artifacts/$$h/ \
-		    $${dict:+-dict=$$dict} build/fuzz/corpus/$$h \
-		    >build/fuzz/$$h.log 2>&1; \
-		  echo $$? >build/fuzz/$$h.rc ) & \
-	done; \
-	wait; \
-	failed=""; ok=0; bad=0; \
-	for h in $(FUZZ_NAMES); do \
-		rc=$$(cat build/fuzz/$$h.rc); \
-		runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' \
-		    build/fuzz/$$h.log); \
-		if [ "$$rc" = 0 ]; then \
-			echo "fuzz: $$h ok ($${runs:-?} runs)"; \
-			ok=$$((ok + 1)); \
-		else \
-			echo "fuzz: $$h FAILED (exit $$rc):"; \
-			grep -E '==ERROR|runtime error|in LLVMFuzzerTestOneInput|^SUMMARY' \
-			    build/fuzz/$$h.log | sed 's/^ */  /' | head -n 4; \
-			ls build/fuzz/artifacts/$$h/ 2>/dev/null | sed 's/^/  /'; \
-			failed="$$failed $$h"; \
-			bad=$$((bad + 1)); \
-		fi; \
-	done; \
-	echo "fuzz: $$ok passed, $$bad failed"; \
-	if [ -n "$$failed" ]; then \
-		echo "fuzz: failed:$$failed"; exit 1; \
-	fi
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) \
+	    $(foreach n,$(FUZZ_NAMES),$(n)$(if $(FUZZ_DICT_$(n)),:$(FUZZ_DICT_$(n))))
 
 .PHONY: unit unit-sanitize fuzz fuzz-build

@@ -272,6 +272,37 @@ test_nul_and_size(void **state)
 	free(big);
 }
 
+/*
+ * config_parse(), the entry point the fuzzer drives: over what cfg holds,
+ * its text cut in place, never read past len (the exact-size buffer
+ * lets the sanitized run see it), and a bad line keeps what came before.
+ */
+static void
+test_parse_buffer(void **state)
+{
+	static const char good[] = "tolerance = 5\n\tlegacy=on  \r\n# x";
+	struct fixture *f = *state;
+	char *text = malloc(sizeof(good));
+
+	assert_non_null(text);
+	config_defaults(&f->cfg);
+	f->cfg.reward_base = 7;
+	memcpy(text, good, sizeof(good) - 1);
+	assert_int_equal(config_parse(&f->cfg, text, sizeof(good) - 1, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(f->cfg.tolerance, 5);
+	assert_true(f->cfg.legacy);
+	assert_int_equal(f->cfg.reward_base, 7);
+	memcpy(text, "max_body = 64\nmax_body = 63\n", 29);
+	(void)snprintf(f->cfg.path, sizeof(f->cfg.path), "buf");
+	assert_int_equal(config_parse(&f->cfg, text, 29, f->err,
+	    sizeof(f->err)), -1);
+	assert_string_equal(f->err, "buf:2: max_body: expected a whole number "
+	    "from 64 to 1048576, got \"63\"");
+	assert_int_equal(f->cfg.max_body, 64);
+	free(text);
+}
+
 int
 run_config_tests(void)
 {
@@ -285,6 +316,7 @@ run_config_tests(void)
 		env_fixture_test(test_missing_file, &spec),
 		env_fixture_test(test_long_line, &spec),
 		env_fixture_test(test_nul_and_size, &spec),
+		env_fixture_test(test_parse_buffer, &spec),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
