@@ -255,7 +255,7 @@ start_apache-cgid() {
 	# The sources only: objects built for another CONFIG must not be
 	# taken for up to date.
 	tar -C "$top" --exclude='*.o' --exclude='*.a' -cf - Makefile \
-	    mmolove.cgi.c src | tar -C "$b" -xf - &&
+	    mmolove.cgi.c src scripts/quiet-ld.sh | tar -C "$b" -xf - &&
 	    make -s -C "$b" CONFIG="$CONF" mmolove.cgi >"$D/build.log" 2>&1 ||
 	    { WHY="make CONFIG=$CONF failed: $(tail -n 3 "$D/build.log")"
 	      return 1; }
