@@ -19,6 +19,27 @@
 #include "src/privsep.h"
 #include "src/request.h"
 
+#ifdef MMOLOVE_BENCH_INPROCESS
+/*
+ * Exists only for `make bench`'s comparison (bench/bench.mk builds it
+ * into build/bench/inprocess.cgi, never installed): a CGI request or a
+ * FastCGI worker's requests served in one process, without the front's
+ * fork and seccomp filter, so the bench can show what the sandbox costs.
+ */
+static int
+serve_cgi(void)
+{
+	static struct server srv;
+	struct request_io io;
+
+	server_init(&srv);
+	request_io_cgi(&io);
+	request_handle(&srv, &io);
+	server_free(&srv);
+	return 0;
+}
+#define serve_fastcgi	fastcgi_serve_inprocess
+#else
 static int
 serve_cgi(void)
 {
@@ -28,6 +49,8 @@ serve_cgi(void)
 	server_free(&srv);
 	return 0;
 }
+#define serve_fastcgi	fastcgi_serve
+#endif
 
 /*
  * Descriptors 0-2 open, on /dev/null if the parent closed them, so no
@@ -60,7 +83,7 @@ main(int argc, char *argv[])
 		return 1;
 
 	if (fastcgi_listening())
-		return fastcgi_serve();
+		return serve_fastcgi();
 	if (getenv("GATEWAY_INTERFACE") != NULL ||
 	    getenv("REQUEST_METHOD") != NULL)
 		return serve_cgi();

@@ -13,7 +13,7 @@ BENCH_OUT = build/bench
 # most C programs are: a context row, not a target's floor.
 BENCH_FLOORS = $(BENCH_OUT)/noop.cgi $(BENCH_OUT)/noop-paid.cgi \
 	$(BENCH_OUT)/noop.fcgi $(BENCH_OUT)/noop-dynamic.cgi \
-	$(BENCH_OUT)/noop-fsync.cgi
+	$(BENCH_OUT)/noop-fsync.cgi $(BENCH_OUT)/inprocess.cgi
 # The bench's own tools (not measured).
 BENCH_TOOLS = $(BENCH_OUT)/exec_bench $(BENCH_OUT)/rss_probe \
 	$(BENCH_OUT)/ledger_gen $(BENCH_OUT)/burst
@@ -52,6 +52,22 @@ $(BENCH_OUT)/noop-fsync.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
 
 $(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c $(BENCH_OUT)/link
 	$(CC) $(ALL_CFLAGS) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIBS)
+
+# Row k's comparison (the sandbox's cost): the product without its
+# front, every request in one process (MMOLOVE_BENCH_INPROCESS in
+# mmolove.cgi.c and src/fastcgi.c), linked as the product is.  Never
+# installed.
+BENCH_INPROCESS_OBJS = $(BENCH_OUT)/inprocess/mmolove.cgi.o \
+	$(BENCH_OUT)/inprocess/fastcgi.o $(filter-out src/fastcgi.o,$(OBJS))
+$(BENCH_OUT)/inprocess.cgi: $(BENCH_INPROCESS_OBJS) $(BENCH_OUT)/link
+	$(QUIET_LD) $(CC) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ \
+	    $(BENCH_INPROCESS_OBJS) $(LIBS)
+$(BENCH_OUT)/inprocess/mmolove.cgi.o: mmolove.cgi.c $(HDRS) build/settings
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DMMOLOVE_BENCH_INPROCESS -c -o $@ $<
+$(BENCH_OUT)/inprocess/fastcgi.o: src/fastcgi.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DMMOLOVE_BENCH_INPROCESS -c -o $@ $<
 
 $(BENCH_OUT)/exec_bench: bench/exec_bench.c
 	@mkdir -p $(BENCH_OUT)

@@ -27,7 +27,8 @@ def load(path):
             execs[name] = dict(n=n, ok=ok, med=med, p90=p90, p99=p99,
                                mean=mean, min=lo, max=hi,
                                minflt=int(f[12]) if len(f) > 12 else None,
-                               inblock=int(f[13]) if len(f) > 13 else None)
+                               inblock=int(f[13]) if len(f) > 13 else None,
+                               p10=float(f[14]) if len(f) > 14 else None)
         elif kind == "rss_cgi":
             rss[f[1]] = (int(f[2]), int(f[3])) if f[2] else None
         elif kind == "wrk":
@@ -332,6 +333,100 @@ def queue_section(w, execs, queue, machine):
               "%s: %s" % kv for kv in outs.items()))
 
 
+def sandbox_section(w, execs, wrk):
+    """Row k: the sandbox's cost (issue 13, item 1)."""
+    exec_rows = (
+        ("k. direct exec, signed `heart.test`", "sb-test", "sb-inproc-test",
+         "sb-noop", "no-op C CGI"),
+        ("k. direct exec, paid vote (`grant = /bin/true`, durable ledger)",
+         "sb-paid", "sb-inproc-paid", "sb-noop-paid",
+         "no-op C CGI + exec(`/bin/true`) + fsync of a new file"),
+    )
+    wrk_rows = (
+        ("k′. lighttpd + spawn-fcgi, signed `heart.test` (rounds of row d)",
+         "fcgi-mmolove-test", "fcgi-inprocess-test", "fcgi-noop",
+         "no-op libfcgi responder"),
+        ("k′. lighttpd + spawn-fcgi, paid votes, unique `heart_id`s",
+         "fcgi-mmolove-paid", "fcgi-inprocess-paid", "fcgi-noop-paid",
+         "no-op libfcgi responder + exec(`/bin/true`) + fsync"),
+    )
+    have_exec = [r for r in exec_rows if all(n in execs for n in r[1:4])]
+    have_wrk = [r for r in wrk_rows if all(wrk.get(n) for n in r[1:4])]
+    if not have_exec and not have_wrk:
+        return
+    w("")
+    w("## The sandbox's cost (issue 13)")
+    w("")
+    w("`mmolove.cgi` serves each request with two processes (a front, "
+      "forked and under a seccomp filter, reads the request; the back "
+      "decides); `inprocess.cgi` is the same source built with "
+      "`MMOLOVE_BENCH_INPROCESS`: every stage in one process, no fork, no "
+      "filter (bench only, never installed). The sandbox's cost is their "
+      "difference as a fraction of the floor, all three interleaved in "
+      "one run. The p10 column is the same difference at the 10th "
+      "percentile, less moved by a busy machine's scheduler than the "
+      "median.")
+    w("")
+    w("| row | with the sandbox (`mmolove.cgi`) | in one process "
+      "(`inprocess.cgi`) | floor | the sandbox's cost: (with − without) "
+      "/ floor, medians | the same at p10 | target | |")
+    w("|---|---|---|---|---|---|---|---|")
+
+    def cell(e, label=""):
+        return "%s%s median, %s p10, %s p99 (%d runs)" % (
+            label, ms(e["med"]), ms(e["p10"]) if e["p10"] is not None
+            else "?", ms(e["p99"]), e["n"])
+
+    def cost(a, b, floor):
+        return "%+.3f ms = **%.3f×** the floor" % (a - b, (a - b) / floor)
+
+    for label, sb, inproc, floor, floor_label in have_exec:
+        a, b, f = execs[sb], execs[inproc], execs[floor]
+        bad = [n for n in (sb, inproc, floor)
+               if execs[n]["ok"] != execs[n]["n"]]
+        p10 = (cost(a["p10"], b["p10"], f["p10"])
+               if None not in (a["p10"], b["p10"], f["p10"]) else "—")
+        w("| %s | %s | %s | %s | %s | %s | ≤ 0.10× of the floor | %s |" % (
+            label, cell(a), cell(b), cell(f, floor_label + ": "),
+            cost(a["med"], b["med"], f["med"]), p10,
+            "(%s: not all 200)" % ", ".join(bad) if bad else ""))
+
+    def rps_cell(runs):
+        return "%.0f req/s (median of %d; %s)" % (
+            statistics.median(r["rps"] for r in runs), len(runs),
+            " / ".join("%.0f" % r["rps"] for r in runs))
+
+    for label, sb, inproc, floor, floor_label in have_wrk:
+        by = {n: {r["round"]: r["rps"] for r in wrk[n]}
+              for n in (sb, inproc, floor)}
+        rounds = [k for k in by[sb] if k in by[inproc] and k in by[floor]
+                  and by[sb][k] and by[inproc][k] and by[floor][k]]
+        if not rounds:
+            continue
+        # Time per request, 1 / req/s, each round against its own floor.
+        extra = statistics.median(1e3 / by[sb][k] - 1e3 / by[inproc][k]
+                                  for k in rounds)
+        frac = statistics.median(by[floor][k] / by[sb][k] -
+                                 by[floor][k] / by[inproc][k]
+                                 for k in rounds)
+        bad = sum(r["non2xx"] + r["errors"] for n in (sb, inproc, floor)
+                  for r in wrk[n])
+        w("| %s | %s | %s | %s: %s | %+.3f ms per request (1 / req/s) = "
+          "**%.3f×** the floor's (medians of per-round figures) | — | "
+          "≤ 0.10× of the floor | %s |" % (
+              label, rps_cell(wrk[sb]), rps_cell(wrk[inproc]), floor_label,
+              rps_cell(wrk[floor]), extra, frac,
+              "(%d non-2xx or socket errors)" % bad if bad else ""))
+    w("")
+    w("Figures, not verdicts: the target is issue 13's (\"the sandbox may "
+      "cost at most 0.1× of the floor\"), shown beside the measured cost. "
+      "Direct exec: the six programs of the two rows ran interleaved in one "
+      "`exec_bench` run. FastCGI: one worker per responder, the in-process "
+      "worker's wrk run between `mmolove.cgi`'s and the floor's in each "
+      "round of row d, on a paid list of its own (it shares `mmolove.cgi`'s "
+      "ledger).")
+
+
 def main():
     (machine, execs, rss, wrk, mem, strace, callgrind, outcomes,
      strace_fcgi, scale, queue) = load(sys.argv[1])
@@ -506,6 +601,7 @@ def main():
           "`paid`, never `duplicate`): %s." % outcomes)
 
     queue_section(w, execs, queue, machine)
+    sandbox_section(w, execs, wrk)
     ledger_section(w, execs, scale)
 
     if strace or callgrind:
@@ -515,7 +611,8 @@ def main():
         w("| program | system calls (`strace -f -c`, grant child included) "
           "| instructions (callgrind Ir) | minor page faults (median) |")
         w("|---|---|---|---|")
-        for name in ("noop", "mmolove-test", "noop-paid", "mmolove-paid"):
+        for name in ("noop", "mmolove-test", "inprocess-test", "noop-paid",
+                     "mmolove-paid"):
             if name not in strace and name not in callgrind:
                 continue
             s = strace.get(name)

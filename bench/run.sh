@@ -33,6 +33,9 @@
 #   BENCH_BURST_WORKERS=4 FastCGI workers per side (spawn-fcgi -F) (j)
 #   BENCH_BURST_CONNS=8   requests in flight (j)
 #   BENCH_BURST_ROUNDS=$BENCH_ROUNDS   bursts per side (j)
+#   BENCH_SANDBOX=1       0 skips row k (the sandbox's cost) and its
+#                         FastCGI runs in row d's rounds
+#   BENCH_SANDBOX_RUNS=$BENCH_RUNS  direct-exec runs per case (k)
 #
 # Writes build/bench/RESULTS.md (also printed) and build/bench/raw.tsv.
 # As root, every server, worker and CGI program runs as nobody.  Servers
@@ -59,7 +62,7 @@ say() { echo "bench: $*" >&2; }
 fail() { echo "bench: $*" >&2; exit 1; }
 
 for f in "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
-    "$B/noop-dynamic.cgi" "$B/noop-fsync.cgi" "$B/burst" \
+    "$B/noop-dynamic.cgi" "$B/noop-fsync.cgi" "$B/burst" "$B/inprocess.cgi" \
     "$B/exec_bench" "$B/rss_probe" "$B/ledger_gen"; do
 	[ -x "$f" ] || fail "$f is missing (make bench-build)"
 done
@@ -107,7 +110,7 @@ rm -f "$B"/RESULTS.md "$B"/raw.tsv "$B"/trace-*.txt "$B"/strace-*.txt \
 mkdir -p "$B" "$W/bin" "$W/cgi-bin" "$W/state/floor" "$W/state/ffloor" \
     "$W/run" "$W/htdocs" "$W/lists" "$W/prof"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$B/noop-paid.cgi" "$B/noop.fcgi" \
-    "$B/noop-dynamic.cgi" "$B/noop-fsync.cgi" \
+    "$B/noop-dynamic.cgi" "$B/noop-fsync.cgi" "$B/inprocess.cgi" \
     "$B/rss_probe" "$top/bench/handlers/recipe.sh" \
     "$top/bench/handlers/handler.py" "$W/bin/"
 cp "$top/mmolove.cgi" "$B/noop.cgi" "$W/cgi-bin/"
@@ -167,6 +170,8 @@ ENVS=(-e "MMOLOVE_CONFIG=$W/mmolove.conf" -e "SECRET_FILE=$W/secret"
 ledger_setup
 # shellcheck source=bench/queue.sh
 . "$top/bench/queue.sh"
+# shellcheck source=bench/sandbox.sh
+. "$top/bench/sandbox.sh"
 
 # --- a, b, f: direct exec ---------------------------------------------------------
 say "checking that every program answers 200"
@@ -175,6 +180,8 @@ say "checking that every program answers 200"
     noop:test:0:"$W/bin/noop.cgi" mmolove-test:test:0:"$W/bin/mmolove.cgi" \
     noop-paid:paid:0:"$W/bin/noop-paid.cgi" \
     mmolove-paid:paid:0:"$W/bin/mmolove.cgi" \
+    inprocess-test:test:0:"$W/bin/inprocess.cgi" \
+    inprocess-paid:paid:0:"$W/bin/inprocess.cgi" \
     recipe:test:0:"$W/bin/recipe.sh" python:test:0:"$W/bin/handler.py"
 if awk -F '\t' '$3 != $2 { bad = 1 } END { exit !bad }' "$W/prof/check.tsv"; then
 	cat "$W/prof/check.tsv" "$W/prof/exec-stderr.log" >&2
@@ -211,6 +218,9 @@ done
 # --- i: a queued vote's answer, direct exec -----------------------------------------
 queue_exec_rows
 
+# --- k: the sandbox's cost, direct exec ---------------------------------------------
+sandbox_exec_rows
+
 # --- c, d, e: behind lighttpd ---------------------------------------------------------
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
@@ -230,6 +240,7 @@ spawn_fcgi() {
 spawn_fcgi mmolove "$W/bin/mmolove.cgi"
 spawn_fcgi noop "$W/bin/noop.fcgi"
 spawn_fcgi noop-paid "$W/bin/noop.fcgi" paid "$W/state/ffloor"
+sandbox_spawn
 
 {
 	cat <<EOF
@@ -246,6 +257,7 @@ server.modules = ( "mod_alias", "mod_cgi", "mod_setenv", "mod_fastcgi" )
 }
 fastcgi.server = (
 $(queue_routes)
+$(sandbox_routes)
 	"/fcgi/mmolove" => (( "socket" => "$W/run/mmolove.sock", "check-local" => "disable" )),
 	"/fcgi/noop" => (( "socket" => "$W/run/noop.sock", "check-local" => "disable" )),
 	"/fcgi/paidfloor" => (( "socket" => "$W/run/noop-paid.sock", "check-local" => "disable" ))
@@ -284,8 +296,10 @@ served() { [ -n "${SERVED[$1]+x}" ] && SERVED[$1]=$((SERVED[$1] + $2)); return 0
 say "checking every route answers 200"
 sign test 1 "$W/lists/check-test"
 sign paid 1 "$W/lists/check-paid"
+sign paid 1 "$W/lists/check-paid-inprocess"
 for route in cgi-bin/mmolove.cgi:test cgi-bin/noop.cgi:test \
-    fcgi/mmolove:test fcgi/noop:test fcgi/mmolove:paid fcgi/paidfloor:paid; do
+    fcgi/mmolove:test fcgi/noop:test fcgi/mmolove:paid fcgi/paidfloor:paid \
+    $(sandbox_checks); do
 	code=$(post "$BASE/${route%:*}" "$W/lists/check-${route#*:}")
 	[ "$code" = 200 ] || {
 		tail -n 5 "$W/run/lighttpd-error.log" "$LOG" >&2 2>/dev/null || true
@@ -324,16 +338,18 @@ wrk_run() {
 	say "  $series round $round: $rps req/s${non2xx:+, $non2xx non-2xx}"
 }
 
-# pair ROUND LIST SERIES_A URL_A SERIES_B URL_B: a wrk run of each,
-# B first in even rounds.
+# pair ROUND LIST SERIES_A URL_A SERIES_B URL_B [SERIES_X URL_X LIST_X]:
+# a wrk run of each, B first in even rounds; X, if given, between them.
 pair() {
-	if [ $(($1 % 2)) = 1 ]; then
-		wrk_run "$3" "$1" "$4" "$2"
-		wrk_run "$5" "$1" "$6" "$2"
-	else
-		wrk_run "$5" "$1" "$6" "$2"
-		wrk_run "$3" "$1" "$4" "$2"
+	local round=$1 list=$2 a=$3 ua=$4 b=$5 ub=$6
+	if [ $((round % 2)) = 0 ]; then
+		a=$5 ua=$6 b=$3 ub=$4
 	fi
+	wrk_run "$a" "$round" "$ua" "$list"
+	if [ $# -ge 9 ]; then
+		wrk_run "$7" "$round" "$8" "$9"
+	fi
+	wrk_run "$b" "$round" "$ub" "$list"
 }
 
 # The paid lists: big enough that no heart_id comes twice in one run.
@@ -341,7 +357,8 @@ PAID_LIST=${BENCH_PAID_LIST:-$((SECS * 12000))}
 
 say "warming up every route (1 s each)"
 sign test 1 "$W/lists/warm"
-for r in cgi-bin/mmolove.cgi cgi-bin/noop.cgi fcgi/mmolove fcgi/noop; do
+for r in cgi-bin/mmolove.cgi cgi-bin/noop.cgi fcgi/mmolove fcgi/noop \
+    $(sandbox_route); do
 	wrk_run "warm-${r//\//-}" 0 "$BASE/$r" "$W/lists/warm" 1
 done
 
@@ -355,15 +372,17 @@ done
 say "lighttpd + spawn-fcgi, heart.test, vs the no-op responder"
 for round in $(seq "$ROUNDS"); do
 	sign test 1 "$W/lists/test"
+	sandbox_wrk test "$W/lists/test"
 	pair "$round" "$W/lists/test" fcgi-mmolove-test "$BASE/fcgi/mmolove" \
-	    fcgi-noop "$BASE/fcgi/noop"
+	    fcgi-noop "$BASE/fcgi/noop" "${SB_MID[@]+"${SB_MID[@]}"}"
 done
 
 say "lighttpd + spawn-fcgi, paid votes (unique heart_ids), vs the responders"
 for round in $(seq "$ROUNDS"); do
 	sign paid "$PAID_LIST" "$W/lists/paid"
+	sandbox_wrk paid "$W/lists/paid"
 	pair "$round" "$W/lists/paid" fcgi-mmolove-paid "$BASE/fcgi/mmolove" \
-	    fcgi-noop-paid "$BASE/fcgi/paidfloor"
+	    fcgi-noop-paid "$BASE/fcgi/paidfloor" "${SB_MID[@]+"${SB_MID[@]}"}"
 	wrk_run fcgi-noop-paidbody "$round" "$BASE/fcgi/noop" "$W/lists/paid"
 done
 
@@ -441,7 +460,8 @@ if [ "$PROFILE" = 1 ]; then
 	cases=()
 	if command -v strace >/dev/null; then
 		for c in noop:test:noop.cgi mmolove-test:test:mmolove.cgi \
-		    noop-paid:paid:noop-paid.cgi mmolove-paid:paid:mmolove.cgi; do
+		    noop-paid:paid:noop-paid.cgi mmolove-paid:paid:mmolove.cgi \
+		    inprocess-test:test:inprocess.cgi; do
 			n=${c%%:*}
 			k=${c#*:}
 			k=${k%%:*}

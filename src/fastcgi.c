@@ -459,3 +459,33 @@ fastcgi_serve(void)
 	(void)close(termfd);
 	return 0;
 }
+
+#ifdef MMOLOVE_BENCH_INPROCESS
+/*
+ * Exists only for `make bench`'s comparison (build/bench/inprocess.cgi,
+ * never installed): the worker without its front, each request read
+ * and decided in this process, unconfined, as request_handle() does.
+ * No idle queue payments and no graceful SIGTERM: the bench runs sync
+ * grants and stops its workers between rows.
+ */
+int
+fastcgi_serve_inprocess(void)
+{
+	static struct server srv;
+	FCGX_Request req;
+	struct request_io io = { &req, fcgi_param, fcgi_read, fcgi_write };
+
+	server_init(&srv);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0) {
+		server_free(&srv);
+		return 1;
+	}
+	while (FCGX_Accept_r(&req) >= 0) {
+		server_refresh(&srv);
+		request_handle(&srv, &io);
+		FCGX_Finish_r(&req);
+	}
+	server_free(&srv);
+	return 0;
+}
+#endif

@@ -20,4 +20,9 @@ bool	fastcgi_listening(void);
 /* Serves requests until SIGTERM or the listening socket fails. */
 int	fastcgi_serve(void);
 
+#ifdef MMOLOVE_BENCH_INPROCESS
+/* Bench only (bench/bench.mk): every request in this one process. */
+int	fastcgi_serve_inprocess(void);
+#endif
+
 #endif
