@@ -51,7 +51,7 @@ $(BENCH_OUT)/noop-fsync.cgi: bench/noop_cgi.c $(BENCH_OUT)/link
 	$(CC) $(ALL_CFLAGS) -DFSYNC_FLOOR $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BENCH_OUT)/noop.fcgi: bench/noop_fcgi.c $(BENCH_OUT)/link
-	$(CC) $(ALL_CFLAGS) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIBS)
+	$(QUIET_LD) $(CC) $(ALL_CFLAGS) $(PROG_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIBS)
 
 # Row k's comparison (the sandbox's cost): the product without its
 # front, every request in one process (MMOLOVE_BENCH_INPROCESS in
