@@ -422,6 +422,7 @@ strace_calls() {
 }
 
 # System calls per FastCGI request: strace -c attached to each worker
+# (and its front)
 # while wrk sends heart.test requests for 3 s (root only: attaching to a
 # process we did not start needs it).  lighttpd connects anew for each
 # request, so the worker's accept() count is the number of requests.
@@ -429,8 +430,15 @@ if [ "$PROFILE" = 1 ] && [ "$(id -u)" = 0 ] && command -v strace >/dev/null; the
 	say "system calls per FastCGI request (strace -c -p, 3 s of heart.test)"
 	for w in mmolove noop; do
 		out=$W/prof/fcgi-strace-$w.txt
-		timeout -s INT 30 strace -c -S calls -o "$out" \
-		    -p "$(cat "$W/run/$w.pid")" 2>/dev/null &
+		# The worker and its children: mmolove.cgi's front accepts
+		# and reads each request, its back decides it.
+		pid=$(cat "$W/run/$w.pid")
+		pids=(-p "$pid")
+		for c in $(pgrep -P "$pid" || true); do
+			pids+=(-p "$c")
+		done
+		timeout -s INT 30 strace -c -S calls -o "$out" "${pids[@]}" \
+		    2>/dev/null &
 		tracer=$!
 		tries=0    # attached when the worker's TracerPid says so
 		until awk '/^TracerPid:/ { exit $2 == 0 }' \
