@@ -171,11 +171,12 @@ static: mmolove.cgi
 	@echo "mmolove.cgi is static (config path compiled in: $(CONFIG))"
 
 # Every warning, under both compilers the project supports.
+# The test build's hooks and the bench's in-process build are code too.
+WARN_TARGETS = mmolove.cgi grants/grant-rcon grants/grant-votifier \
+	grants/grant-soap build/test/mmolove.cgi build/bench/inprocess.cgi
 warnings:
-	$(MAKE) -s clean && $(MAKE) -s CC=gcc mmolove.cgi grants/grant-rcon \
-	    grants/grant-votifier grants/grant-soap
-	$(MAKE) -s clean && $(MAKE) -s CC=clang mmolove.cgi grants/grant-rcon \
-	    grants/grant-votifier grants/grant-soap
+	$(MAKE) -s clean && $(MAKE) -s CC=gcc $(WARN_TARGETS)
+	$(MAKE) -s clean && $(MAKE) -s CC=clang $(WARN_TARGETS)
 
 UNITS	 = mmolove-fcgi.service mmolove-drain.service mmolove-drain.timer
 

@@ -72,26 +72,12 @@ static int
 integer_value(const struct parse *p, const jsmntok_t *t, long long *out)
 {
 	const char *s;
-	size_t len, i = 0;
-	long long n = 0;
-	int neg = 0;
+	size_t len;
 
 	if (t->type != JSMN_PRIMITIVE)
 		return -1;
 	s = token_text(p, t, &len);
-	if (len > 0 && s[0] == '-') {
-		neg = 1;
-		i = 1;
-	}
-	if (i == len || len - i > 15)
-		return -1;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		n = n * 10 + (s[i] - '0');
-	}
-	*out = neg ? -n : n;
-	return 0;
+	return decimal_value(s, len, 15, out);
 }
 
 static void

@@ -18,6 +18,7 @@
 #include "legacy.h"
 #include "signature.h"
 #include "sys.h"
+#include "text.h"
 #include "utc.h"
 
 #define LINE_TOKENS	64	/* a log line has about 45 */
@@ -66,23 +67,6 @@ field_index(const char *s, const jsmntok_t *key)
 	return -1;
 }
 
-static int
-number(const char *s, size_t len, long long *out)
-{
-	size_t i = len > 0 && s[0] == '-';
-	long long n = 0;
-
-	if (i == len || len - i > 18)
-		return -1;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		n = n * 10 + (s[i] - '0');
-	}
-	*out = s[0] == '-' ? -n : n;
-	return 0;
-}
-
 /* 0 when set, 1 for null (grant_exit of no grant), -1 when mistyped. */
 static int
 set_field(struct explain_line *l, const struct field *f, const char *s,
@@ -102,7 +86,7 @@ set_field(struct explain_line *l, const struct field *f, const char *s,
 		return -1;
 	if (len == 4 && memcmp(s, "null", 4) == 0)
 		return 1;
-	return number(s, len, (long long *)(void *)at);
+	return decimal_value(s, len, 18, (long long *)(void *)at);
 }
 
 static int

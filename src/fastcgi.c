@@ -203,7 +203,7 @@ front_await_go(int backfd)
 	struct answer_msg a;
 
 	for (;;) {
-		if (wire_read(backfd, &a, sizeof(a)) == -1 ||
+		if (read_exact(backfd, &a, sizeof(a)) == -1 ||
 		    a.kind == ANSWER_STOP)
 			return false;
 		if (a.kind == ANSWER_GO)
@@ -273,7 +273,7 @@ front_await_go_again(int backfd)
 {
 	struct answer_msg a;
 
-	if (wire_read(backfd, &a, sizeof(a)) == -1 || a.kind != ANSWER_PAUSE)
+	if (read_exact(backfd, &a, sizeof(a)) == -1 || a.kind != ANSWER_PAUSE)
 		return 1;
 	return front_paused(backfd) == -1;
 }

@@ -136,22 +136,6 @@ format(struct line *l, const struct log_entry *e)
 	close_with(l, "}\n");
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Whether a regular file ends mid-line: a fragment of a short write. */
 static bool
 ends_mid_line(int fd, const struct stat *st)

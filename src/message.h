@@ -98,8 +98,4 @@ int	message_check(struct request_msg *m, size_t max_body, char *why,
 /* Copies a string into a bounded field, cut if need be; "" for NULL. */
 void	message_copy(char *dst, size_t len, const char *src);
 
-/* The whole of buf to fd or from fd: 0, or -1 (short, EOF or error). */
-int	wire_write(int fd, const void *buf, size_t len);
-int	wire_read(int fd, void *buf, size_t len);
-
 #endif

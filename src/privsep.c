@@ -12,6 +12,7 @@
 #include "front.h"
 #include "privsep.h"
 #include "sandbox.h"
+#include "sys.h"
 
 /* socketpair and fork: the parent keeps one end, the child the other. */
 static pid_t
@@ -87,7 +88,7 @@ static int
 read_answer(int fd, struct answer_msg *a, int *asked)
 {
 	for (;;) {
-		if (wire_read(fd, a, sizeof(*a)) == -1)
+		if (read_exact(fd, a, sizeof(*a)) == -1)
 			return -1;
 		if (a->kind == ANSWER_STOP)
 			*asked |= FRONT_STOP;
@@ -110,12 +111,12 @@ front_exchange(int fd, const struct request_msg *m, const char *body,
 	int asked = 0;
 
 	test_forbidden_call(io);
-	if (wire_write(fd, m, sizeof(*m)) == -1 ||
-	    wire_write(fd, body, m->body_len) == -1 ||
+	if (write_all(fd, m, sizeof(*m)) == -1 ||
+	    write_all(fd, body, m->body_len) == -1 ||
 	    read_answer(fd, &a, &asked) == -1)
 		return -1;
 	taken = request_respond(io, &a) == 0;
-	if (wire_write(fd, &taken, 1) == -1)
+	if (write_all(fd, &taken, 1) == -1)
 		return -1;
 	return asked;
 }
@@ -127,7 +128,7 @@ front_paused(int fd)
 
 	memset(&m, 0, sizeof(m));
 	m.kind = MSG_PAUSED;
-	return wire_write(fd, &m, sizeof(m));
+	return write_all(fd, &m, sizeof(m));
 }
 
 int
@@ -137,7 +138,7 @@ back_tell(struct front *f, enum answer_kind kind)
 
 	memset(&a, 0, sizeof(a));
 	a.kind = (int32_t)kind;
-	return wire_write(f->fd, &a, sizeof(a));
+	return write_all(f->fd, &a, sizeof(a));
 }
 
 /* How the front ended, for the log line naming the sandbox. */
@@ -206,8 +207,8 @@ back_answer(struct front *f, const struct answer_msg *a,
 
 	if (out != NULL)
 		return request_respond(out, a) == 0;
-	if (wire_write(f->fd, a, sizeof(*a)) == -1 ||
-	    wire_read(f->fd, &taken, 1) == -1)
+	if (write_all(f->fd, a, sizeof(*a)) == -1 ||
+	    read_exact(f->fd, &taken, 1) == -1)
 		return 0;
 	return taken == 1;
 }
@@ -222,8 +223,8 @@ back_serve(struct server *srv, struct front *f, const struct request_io *out)
 	request_begin(&rq, srv);
 	/* The buffer's bound, not max_body: a reload may have lowered it
 	 * since the front, forked earlier, judged this body. */
-	if (wire_read(f->fd, &m, sizeof(m)) == -1 || (m.body_len <=
-	    CONFIG_MAX_BODY_LIMIT && wire_read(f->fd, srv->body, m.body_len) ==
+	if (read_exact(f->fd, &m, sizeof(m)) == -1 || (m.body_len <=
+	    CONFIG_MAX_BODY_LIMIT && read_exact(f->fd, srv->body, m.body_len) ==
 	    -1))
 		return front_lost(srv, f, out);
 	if (m.kind == MSG_PAUSED)
@@ -257,8 +258,8 @@ front_cgi(struct server *srv, int fd)
 	else
 		front_refuse(&io, &m, why, srv->body, sizeof(srv->body));
 	test_forbidden_call(&io);
-	_exit(wire_write(fd, &m, sizeof(m)) == -1 ||
-	    wire_write(fd, srv->body, m.body_len) == -1);
+	_exit(write_all(fd, &m, sizeof(m)) == -1 ||
+	    write_all(fd, srv->body, m.body_len) == -1);
 }
 
 void

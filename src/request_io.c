@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "request_io.h"
+#include "sys.h"
 
 static const char *
 cgi_param(void *ctx, const char *name)
@@ -25,19 +26,8 @@ cgi_read(void *ctx, char *buf, size_t len)
 static int
 cgi_write(void *ctx, const char *buf, size_t len)
 {
-	ssize_t n;
-
 	(void)ctx;
-	while (len > 0) {
-		n = write(STDOUT_FILENO, buf, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return write_all(STDOUT_FILENO, buf, len);
 }
 
 void

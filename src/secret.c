@@ -56,17 +56,25 @@ core_dumps_off(char *err, size_t errlen)
 	return 0;
 }
 
+/* A line without its surrounding blanks (and a CRLF file's CR). */
+static size_t
+trim(const char **s, size_t len)
+{
+	while (len > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		len--;
+	}
+	while (len > 0 && ((*s)[len - 1] == ' ' || (*s)[len - 1] == '\t' ||
+	    (*s)[len - 1] == '\r'))
+		len--;
+	return len;
+}
+
 static int
 secret_add(struct secret_set *set, const char *s, size_t len, char *err,
     size_t errlen)
 {
-	while (len > 0 && (*s == ' ' || *s == '\t')) {
-		s++;
-		len--;
-	}
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
-	    s[len - 1] == '\r'))
-		len--;
+	len = trim(&s, len);
 	if (len == 0)
 		return 0;
 	if (len > SECRET_LEN_MAX) {
@@ -257,17 +265,13 @@ struct lint_line {
 };
 
 static void
-lint_scan(struct lint_line *l, const unsigned char *s, size_t len)
+lint_scan(struct lint_line *l, const char *line, size_t len)
 {
+	const unsigned char *s;
 	size_t i;
 
-	while (len > 0 && (*s == ' ' || *s == '\t')) {
-		s++;
-		len--;
-	}
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
-	    s[len - 1] == '\r'))
-		len--;
+	len = trim(&line, len);
+	s = (const unsigned char *)line;
 	l->len = len;
 	l->blank_inside = l->odd_byte = false;
 	for (i = 0; i < len; i++)
@@ -363,7 +367,7 @@ secret_lint(const char *path, void (*warn)(void *, const char *), void *arg)
 		    NULL)
 			nl = buf + len;
 		number++;
-		lint_scan(&lines[count], (unsigned char *)line,
+		lint_scan(&lines[count], line,
 		    (size_t)(nl - line));
 		lines[count].number = number;
 		if (lines[count].len > 0)

@@ -1,8 +1,8 @@
 /*
  * sys: the system-call patterns every module shares.
  *
- * Promises: reads retry on EINTR and stop at end of file or at the
- * buffer's end; nothing allocates.
+ * Promises: reads and writes retry on EINTR; reads stop at end of file
+ * or at the buffer's end; nothing allocates.
  */
 #ifndef MMOLOVE_SYS_H
 #define MMOLOVE_SYS_H
@@ -21,6 +21,13 @@ long long monotonic_ms(void);
  * -1 with errno set.  A result equal to cap may mean more was left.
  */
 ssize_t	read_full(int fd, char *buf, size_t cap);
+
+/* Writes all of buf, retrying on EINTR: 0, or -1 with errno set. */
+int	write_all(int fd, const void *buf, size_t len);
+
+/* Reads exactly len bytes, retrying on EINTR: 0, or -1 (an early end of
+ * file included). */
+int	read_exact(int fd, void *buf, size_t len);
 
 /* read_full() of a whole file by path; -1 with errno set on failure. */
 ssize_t	read_path(const char *path, char *buf, size_t cap);

@@ -149,3 +149,20 @@ json_escape_append(char *buf, size_t cap, size_t *used,
 	}
 	return true;
 }
+
+int
+decimal_value(const char *s, size_t len, size_t max_digits, long long *out)
+{
+	size_t i = len > 0 && s[0] == '-';
+	long long n = 0;
+
+	if (i == len || len - i > max_digits)
+		return -1;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		n = n * 10 + (s[i] - '0');
+	}
+	*out = s[0] == '-' ? -n : n;
+	return 0;
+}

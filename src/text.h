@@ -15,6 +15,13 @@ bool	utf8_valid(const unsigned char *s, size_t len);
 /* The value of a hex digit of either case, or -1. */
 int	hex_digit(int c);
 
+/*
+ * A decimal integer: an optional '-' and 1..max_digits digits, nothing
+ * else (JSON's integers, the log's numbers).  0, or -1 if it is not one.
+ */
+int	decimal_value(const char *s, size_t len, size_t max_digits,
+	    long long *out);
+
 /* True if any byte is a C0 control (including NUL) or DEL. */
 bool	has_control(const unsigned char *s, size_t len);
 
