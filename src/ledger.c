@@ -52,6 +52,7 @@ static const struct rec_line rec_lines[] = {
 	{ "attempts", REC_NUMBER, AS(attempts, long long) },
 	{ "queued_at", REC_NUMBER, AS(queued_at, long long) },
 	{ "next", REC_NUMBER, AS(next, long long) },
+	{ "unknown_at", REC_NUMBER, AS(unknown_at, long long) },
 	{ "grant_pgid", REC_NUMBER, AS(group.pgid, long long) },
 	{ "grant_start", REC_NUMBER, AS(group.start_ticks, long long) },
 	{ "grant_deadline", REC_NUMBER, AS(group.deadline, long long) },

@@ -49,6 +49,7 @@ struct ledger_record {
 	long long	 attempts;	/* grants started */
 	long long	 queued_at;	/* queue: queued or last replayed */
 	long long	 next;		/* queue: next try due */
+	long long	 unknown_at;	/* an attempt's outcome last unknown */
 	struct grant_group group;	/* pending: its grant */
 	struct vote	 vote;
 };

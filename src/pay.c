@@ -170,6 +170,7 @@ outcome_of(struct payer *p, struct ledger_record *rec, enum pay_how how)
 		break;
 	}
 	rec->state = STATE_UNKNOWN;
+	rec->unknown_at = now_s();
 	if (holding(p)) {
 		log_reason(p->log, "it may have acted: held as unknown until "
 		    "mmolove.cgi --replay %s", rec->vote.heart_id);
@@ -291,6 +292,7 @@ settle_orphan(struct payer *p, struct claim *c, struct ledger_record *rec,
 	log_reason(p->log, "an earlier attempt ended without a result (its "
 	    "handler died): the grant may have acted, outcome unknown");
 	rec->state = STATE_UNKNOWN;
+	rec->unknown_at = now_s();
 	memset(&rec->group, 0, sizeof(rec->group));
 	if (holding(p))
 		(void)record(p, c, rec);
@@ -305,13 +307,38 @@ held(struct payer *p, struct ledger_record *rec)
 	return PAY_HELD;
 }
 
+/*
+ * Whether hold keeps this vote from running: its outcome is unknown, or
+ * was once (a retry queued it, or failed cleanly after), unless the
+ * owner replayed it since.  Switching retry to hold holds those too.
+ */
+static bool
+held_back(const struct payer *p, const struct ledger_record *rec)
+{
+	return holding(p) && (rec->state == STATE_UNKNOWN ||
+	    (rec->unknown_at != 0 && (rec->state == STATE_QUEUED ||
+	    rec->state == STATE_FAILED)));
+}
+
+/* Held: recorded as unknown again, for --ledger, --check and --replay. */
+static enum pay_outcome
+hold_back(struct payer *p, struct claim *c, struct ledger_record *rec)
+{
+	if (rec->state != STATE_UNKNOWN) {
+		rec->state = STATE_UNKNOWN;
+		if (record(p, c, rec) != LEDGER_OK)
+			return PAY_LEDGER_ERROR;
+	}
+	return held(p, rec);
+}
+
 static enum pay_outcome
 deliver(struct payer *p, struct claim *c, struct ledger_record *rec)
 {
 	bool queue = p->cfg->grant_mode == GRANT_QUEUE;
 
-	if (rec->state == STATE_UNKNOWN && holding(p))
-		return held(p, rec);
+	if (held_back(p, rec))
+		return hold_back(p, c, rec);
 	/* In sync mode a queued vote is one --replay made due: run it. */
 	if (rec->state == STATE_QUEUED && !queue && rec->next <= now_s())
 		return attempt(p, c, rec, PAY_DRAIN_NOW);
@@ -333,6 +360,10 @@ static enum pay_outcome
 drain(struct payer *p, struct claim *c, struct ledger_record *rec,
     enum pay_how how)
 {
+	if (held_back(p, rec)) {
+		ledger_queue_unmark(p->ledger, c->name);
+		return hold_back(p, c, rec);
+	}
 	switch (rec->state) {
 	case STATE_QUEUED:
 		if (how == PAY_DRAIN && rec->next > now_s()) {
@@ -340,11 +371,8 @@ drain(struct payer *p, struct claim *c, struct ledger_record *rec,
 			return PAY_WAITING;
 		}
 		return attempt(p, c, rec, how);
-	case STATE_UNKNOWN:
-		if (!holding(p))
-			return attempt(p, c, rec, how);
-		ledger_queue_unmark(p->ledger, c->name);
-		return held(p, rec);
+	case STATE_UNKNOWN:	/* retry: held_back() let it through */
+		return attempt(p, c, rec, how);
 	default:
 		/* A marker left by a crash: the record says otherwise. */
 		ledger_queue_unmark(p->ledger, c->name);
@@ -367,6 +395,8 @@ replay(struct payer *p, struct claim *c, struct ledger_record *rec,
 	}
 	log_reason(p->log, "replayed by the owner (was %s)",
 	    ledger_state_name(rec->state));
+	/* The owner's word that it did not act: no longer held back. */
+	rec->unknown_at = 0;
 	rec->queued_at = now_s();
 	if (how != PAY_REPLAY_NOW && how != PAY_REPLAY_FORCE_NOW)
 		return enqueue(p, c, rec, PAY_DUE);

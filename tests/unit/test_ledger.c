@@ -463,6 +463,7 @@ test_exact_format(void **state)
 	    "attempts=3\n"
 	    "queued_at=-1\n"
 	    "next=-9223372036854775808\n"
+	    "unknown_at=0\n"
 	    "grant_pgid=4242\n"
 	    "grant_start=9223372036854775807\n"
 	    "grant_deadline=1733500140\n"

@@ -501,6 +501,45 @@ test_killed_grant_retried(void **state)
 	assert_int_equal(runs(f), 2);
 }
 
+/* The settings change: the server starts again under extra's lines. */
+static void
+restart(struct fixture *f, const char *extra)
+{
+	server_free(&srv);
+	srv_started = false;
+	start(f, extra);
+}
+
+/*
+ * Under retry a killed grant's vote is queued to run again; switched to
+ * hold, it is held back, by a delivery and by --drain, until replayed.
+ */
+static void
+test_once_unknown_held_after_switch(void **state)
+{
+	struct fixture *f = *state;
+
+	start(f, "unknown_outcome = retry\n");
+	behave(f, "kill");
+	assert_int_equal(deliver(f, "h_1"), 502);
+	restart(f, "unknown_outcome = retry\ngrant_mode = queue\n");
+	assert_int_equal(deliver(f, "h_1"), 200);
+	expect_logged(f, "queued", NULL);
+	assert_int_equal(state_of("h_1", NULL), STATE_QUEUED);
+	restart(f, "");
+	behave(f, "0");
+	assert_int_equal(deliver(f, "h_1"), 200);
+	expect_logged(f, "unknown", "--replay h_1");
+	assert_int_equal(state_of("h_1", NULL), STATE_UNKNOWN);
+	assert_int_equal(pay_by_name("h_1", PAY_DRAIN_NOW), PAY_HELD);
+	assert_int_equal(runs(f), 1);
+	/* The owner's replay is the word that it did not act. */
+	assert_int_equal(pay_by_name("h_1", PAY_REPLAY), PAY_DUE);
+	assert_int_equal(deliver(f, "h_1"), 200);
+	expect_logged(f, "paid", NULL);
+	assert_int_equal(runs(f), 2);
+}
+
 static void
 test_queue_then_drain(void **state)
 {
@@ -869,6 +908,7 @@ run_pay_tests(void)
 		T(test_killed_grant_retried),
 		T(test_queue_then_drain),
 		T(test_drain_grant_error_stays_queued),
+		T(test_once_unknown_held_after_switch),
 		T(test_replay_now_pays_unknown_once),
 		T(test_replay_now_failure_is_drained),
 		T(test_orphan_of_dead_group_held),
