@@ -1,4 +1,5 @@
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "legacy.h"
 #include "owner.h"
 #include "queue.h"
+#include "sandbox.h"
 #include "secret.h"
 #include "signature.h"
 #include "sys.h"
@@ -402,6 +404,39 @@ check_ledger(int *problems, const struct config *cfg)
 		    h.unknown, h.dead);
 }
 
+/*
+ * Whether this kernel takes the front's seccomp filter: tried in a
+ * child, which it would confine for good.  Refused, every request
+ * would be a 500 (sandbox_error).
+ */
+static void
+check_sandbox(int *problems)
+{
+	char why[200] = "";
+	int fd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(fd) == -1 || (pid = fork()) == -1) {
+		check(problems, 0, "sandbox: cannot try it: %s",
+		    strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		(void)close(fd[0]);
+		if (sandbox_enter(why, sizeof(why)) == -1)
+			(void)write_all(fd[1], why, strlen(why));
+		_exit(0);
+	}
+	(void)close(fd[1]);
+	n = read(fd[0], why, sizeof(why) - 1);
+	why[n > 0 ? n : 0] = '\0';
+	(void)close(fd[0]);
+	(void)waitpid(pid, &status, 0);
+	check(problems, why[0] == '\0', "sandbox: %s", why[0] == '\0' ?
+	    "the kernel takes the front's seccomp filter" : why);
+}
+
 static int
 cmd_check(void)
 {
@@ -421,6 +456,7 @@ cmd_check(void)
 	check_log(&problems, &s.cfg);
 	check_recent(&s.cfg);
 	check_program(&problems);
+	check_sandbox(&problems);
 	if (geteuid() == 0 && !s.cfg.allow_root)
 		(void)printf("note    run as root, requests are refused (500) "
 		    "unless allow_root = yes: --check tests as the current "

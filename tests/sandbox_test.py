@@ -155,6 +155,22 @@ def cgi_refused_filter_fails_closed(ctx):
 
 
 @test
+def check_tries_the_filter(ctx):
+    """--check says whether the kernel takes the filter, and names the
+    refusal as a problem, since every request would then be a 500."""
+    e = cgi_env(ctx)
+    p = e.cli(["--check"])
+    out = p.stdout.decode()
+    check("ok      sandbox: the kernel takes the front's seccomp filter" in
+          out, "--check lacks the sandbox line: %r" % out)
+    p = e.cli(["--check"], extra_env={"MMOLOVE_TEST_SANDBOX": "refuse"})
+    out = p.stdout.decode()
+    check("PROBLEM sandbox: prctl(PR_SET_SECCOMP): Invalid argument" in out,
+          "--check does not name the refused filter: %r" % out)
+    check(p.returncode != 0, "--check exits 0 with the filter refused")
+
+
+@test
 def cgi_stalled_front_is_confined_and_keyless(ctx):
     e = cgi_env(ctx)
     body = e.body()
