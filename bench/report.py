@@ -632,7 +632,10 @@ def main():
         w("")
         w("Full traces and callgrind listings: `build/bench/trace-*.txt`, "
           "`strace-*.txt`, `callgrind-*.txt`. Under valgrind OpenSSL sees "
-          "no SHA extensions and takes its generic code path.")
+          "no SHA extensions and takes its generic code path. "
+          "mmolove.cgi's instructions are its back's: its sandboxed front "
+          "cannot open callgrind's output file, and the filter ends it "
+          "there, its work done (the request is answered).")
     print("\n".join(out))
 
 

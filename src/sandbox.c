@@ -32,7 +32,9 @@
  * Every call the front makes: its own reads and writes, libfcgi's
  * accept, poll and shutdown (and select in older releases), malloc's,
  * stdio's fstat, the clock, the FastCGI timer (setitimer, and
- * rt_sigreturn for its handler), exit.  One table, one fact.
+ * rt_sigreturn for its handler), exit, and restart_syscall, which the
+ * kernel makes when a stopped front (strace -p, gdb, SIGSTOP) resumes
+ * an interrupted call.  One table, one fact.
  */
 static const unsigned allowed[] = {
 	__NR_read, __NR_write, __NR_readv, __NR_writev, __NR_close,
@@ -41,7 +43,7 @@ static const unsigned allowed[] = {
 	__NR_newfstatat, __NR_fstat, __NR_lseek, __NR_getrandom,
 	__NR_clock_gettime, __NR_clock_nanosleep, __NR_setitimer,
 	__NR_rt_sigreturn, __NR_rt_sigprocmask, __NR_exit, __NR_exit_group,
-	__NR_gettid, __NR_getpid,
+	__NR_restart_syscall, __NR_gettid, __NR_getpid,
 #ifdef __NR_poll
 	__NR_poll, __NR_select,
 #endif

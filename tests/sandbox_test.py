@@ -17,6 +17,7 @@ inherit the filter.  Prints `N passed, M failed`.
 
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -254,6 +255,29 @@ def fastcgi_forbidden_call_kills_only_the_front(ctx):
         e.expect(w.post(e.body()), 200, "paid", ran=1)
         new = fastcgi_test.children(w.pid)
         check(new and new[0] != fronts[0], "the front was not replaced")
+
+
+@test
+def fastcgi_front_survives_stop_and_continue(ctx):
+    """A front stopped and continued, as strace -p, gdb or a shell's job
+    control do, resumes its interrupted call through restart_syscall:
+    the filter allows it, the front lives and serves."""
+    e = fcgi_env(ctx)
+    w = fastcgi_test.Worker(e)
+    fronts = poll(lambda: fastcgi_test.children(w.pid), 5)
+    check(fronts, "no front under the worker")
+    e.expect(w.post(e.body()), 200, "paid", ran=1)
+    for _ in range(3):
+        os.kill(fronts[0], signal.SIGSTOP)
+        poll(lambda: proc_status(fronts[0]).get("State", "").startswith(
+            "T"), 5)
+        os.kill(fronts[0], signal.SIGCONT)
+        poll(lambda: not proc_status(fronts[0]).get("State", "T")
+             .startswith("T"), 5)
+    e.expect(w.post(e.body()), 200, "paid", ran=1)
+    eq(fastcgi_test.children(w.pid), fronts, "the worker's front")
+    lines = [x for x in e.new_logs() if x.get("outcome") == "sandbox_error"]
+    eq(lines, [], "sandbox_error lines")
 
 
 @test
