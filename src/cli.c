@@ -417,6 +417,8 @@ check_sandbox(int *problems)
 	ssize_t n;
 	pid_t pid;
 
+	/* Nothing buffered may be written twice, by the child too. */
+	(void)fflush(stdout);
 	if (pipe(fd) == -1 || (pid = fork()) == -1) {
 		check(problems, 0, "sandbox: cannot try it: %s",
 		    strerror(errno));
