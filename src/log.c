@@ -237,6 +237,17 @@ log_write(struct log_sink *sink, const struct log_entry *e)
 }
 
 void
+log_write_or_stderr(struct log_sink *sink, const struct log_entry *e)
+{
+	struct log_sink fallback;
+
+	if (log_write(sink, e) == 0)
+		return;
+	log_open(&fallback, NULL);
+	(void)log_write(&fallback, e);
+}
+
+void
 log_vote(struct log_entry *e, const struct vote *v)
 {
 	e->mode = vote_mode_name(v->mode);

@@ -62,6 +62,9 @@ void	log_close(struct log_sink *sink);
 
 /* Appends the entry.  Returns 0, or -1 if not written whole. */
 int	log_write(struct log_sink *sink, const struct log_entry *e);
+/* log_write(), and on failure the same line to standard error. */
+void	log_write_or_stderr(struct log_sink *sink,
+	    const struct log_entry *e);
 
 /* Points the entry's mode, event, heart_id and username at the vote's. */
 void	log_vote(struct log_entry *e, const struct vote *v);

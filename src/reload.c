@@ -29,17 +29,6 @@ entry(struct log_entry *e, const char *outcome)
 	e->outcome = outcome;
 }
 
-static void
-emit(struct server *srv, const struct log_entry *e)
-{
-	struct log_sink fallback;
-
-	if (log_write(&srv->log, e) == -1) {
-		log_open(&fallback, NULL);
-		(void)log_write(&fallback, e);
-	}
-}
-
 static int
 load_secrets(struct server *srv, struct next *n, char *err, size_t errlen)
 {
@@ -127,11 +116,11 @@ accept_next(struct server *srv, struct next *n)
 		log_reason(&e, "configuration and secrets usable again");
 	/* A move is said in both logs. */
 	if (e.reason[0] != '\0' && strcmp(srv->cfg.log, n->cfg.log) != 0)
-		emit(srv, &e);
+		log_write_or_stderr(&srv->log, &e);
 	swap_in(srv, n);
 	srv->watch.failed = false;
 	if (e.reason[0] != '\0')
-		emit(srv, &e);
+		log_write_or_stderr(&srv->log, &e);
 }
 
 /*
@@ -154,7 +143,7 @@ refuse(struct server *srv, const char *why, bool same, bool first)
 	log_reason(&e, "%s: %s", why, srv->broken ? "every delivery answers "
 	    "500 until this is fixed" : "still using the configuration and "
 	    "secrets read before");
-	emit(srv, &e);
+	log_write_or_stderr(&srv->log, &e);
 }
 
 static void

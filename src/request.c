@@ -347,12 +347,7 @@ request_end(struct request *rq, bool answered)
 		log_reason(&rq->log, "the web server did not take the answer");
 	rq->log.status = rq->status;
 	rq->log.duration_ms = monotonic_ms() - rq->started_ms;
-	if (log_write(&rq->srv->log, &rq->log) == -1) {
-		struct log_sink stderr_sink;
-
-		log_open(&stderr_sink, NULL);
-		(void)log_write(&stderr_sink, &rq->log);
-	}
+	log_write_or_stderr(&rq->srv->log, &rq->log);
 }
 
 /* The answer in a's words; -1 if the web server did not take it. */
